@@ -1,0 +1,38 @@
+//! Generates the Feather client from `openapi.json` into `$OUT_DIR`.
+//!
+//! Reads only `openapi.json` (no network), runs the same pipeline as
+//! `cargo xtask generate` (see `crates/feather-codegen`) and fails the build
+//! with a one-line reason, not a backtrace, when the document is invalid or
+//! cannot be converted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    println!("cargo:rerun-if-changed=openapi.json");
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    let spec_path = manifest_dir.join("openapi.json");
+
+    let text = match std::fs::read_to_string(&spec_path) {
+        Ok(text) => text,
+        Err(error) => return fail(&format!("cannot read {}: {error}", spec_path.display())),
+    };
+    let generated = match feather_codegen::generate(&text) {
+        Ok(generated) => generated,
+        Err(error) => return fail(&format!("{}: {error}", spec_path.display())),
+    };
+    for note in &generated.notes {
+        println!("cargo:warning=openapi.json{note}");
+    }
+    let out_path = out_dir.join("feather_client.rs");
+    if let Err(error) = std::fs::write(&out_path, generated.source) {
+        return fail(&format!("cannot write {}: {error}", out_path.display()));
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: cannot generate the Feather client: {message}");
+    ExitCode::FAILURE
+}

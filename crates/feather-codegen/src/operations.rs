@@ -1,0 +1,100 @@
+//! Enumerating a document's operations, and dropping the ones progenitor
+//! cannot generate.
+
+use serde_json::Value;
+
+use crate::Note;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Request body media types progenitor can send.
+const SENDABLE_BODIES: [&str; 5] = [
+    "application/json",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "text/x-markdown",
+];
+
+/// One operation of a document.
+pub(crate) struct OperationRef {
+    /// JSON pointer to the operation object.
+    pub pointer: String,
+    /// The path template, e.g. `/v1/items/{id}`.
+    pub path: String,
+    /// Lower-case HTTP method.
+    pub method: String,
+    /// The operation object itself (a copy).
+    pub value: Value,
+}
+
+/// Every operation in document order.
+pub(crate) fn list(document: &Value) -> Vec<OperationRef> {
+    let mut out = Vec::new();
+    let Some(paths) = document.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for (path, item) in paths {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                out.push(OperationRef {
+                    pointer: format!(
+                        "/paths/{}/{method}",
+                        openapi_compat::escape_pointer_token(path)
+                    ),
+                    path: path.clone(),
+                    method: method.to_owned(),
+                    value: operation.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Removes operations whose request body progenitor cannot send (such as
+/// `multipart/form-data`), with a note for each: generation would otherwise
+/// fail for the whole document.
+pub(crate) fn drop_unsendable(document: &mut Value, notes: &mut Vec<Note>) {
+    for operation in list(document) {
+        let Some(content) = operation
+            .value
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        let sendable = content.keys().any(|media_type| {
+            let essence = media_type.split(';').next().unwrap_or_default().trim();
+            SENDABLE_BODIES.contains(&essence)
+        });
+        if sendable {
+            continue;
+        }
+        let media_types: Vec<&str> = content.keys().map(String::as_str).collect();
+        if let Some(item) = document
+            .pointer_mut(&parent_pointer(&operation.pointer))
+            .and_then(Value::as_object_mut)
+        {
+            item.remove(&operation.method);
+        }
+        notes.push(Note {
+            pointer: operation.pointer,
+            message: format!(
+                "operation {} {} skipped: progenitor cannot send a {} request body",
+                operation.method.to_uppercase(),
+                operation.path,
+                media_types.join(" or ")
+            ),
+        });
+    }
+}
+
+fn parent_pointer(pointer: &str) -> String {
+    pointer
+        .rsplit_once('/')
+        .map(|(parent, _)| parent.to_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,497 @@
+//! The schema rules: JSON Schema 2020-12 (OpenAPI 3.1) to the OpenAPI 3.0
+//! schema object.
+//!
+//! A schema is converted bottom-up: its subschemas first, then its own
+//! keywords, and last the removal of `null` branches from `anyOf`/`oneOf`,
+//! which may merge an already converted branch into its parent.
+
+use serde_json::{Map, Value, json};
+
+use crate::pointer::{child, index};
+use crate::walk::malformed;
+use crate::{ConvertError, Warning};
+
+/// Keywords that describe a schema without constraining it.
+const ANNOTATIONS: [&str; 8] = [
+    "title",
+    "description",
+    "default",
+    "example",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+];
+
+/// Keywords dropped without a word: they mean nothing to a 3.0 consumer.
+const SILENTLY_DROPPED: [&str; 5] = ["$schema", "$id", "$comment", "$anchor", "$vocabulary"];
+
+/// Constraints 3.0 cannot state; dropping them widens what is accepted but
+/// never changes a generated type.
+const DROPPED_WITH_WARNING: [&str; 8] = [
+    "propertyNames",
+    "contains",
+    "minContains",
+    "maxContains",
+    "dependentRequired",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "$dynamicAnchor",
+];
+
+/// Keywords whose loss would change the type a generator derives.
+const INEXPRESSIBLE: [(&str, &str); 7] = [
+    (
+        "patternProperties",
+        "the value type of keys matching a pattern has no 3.0 form",
+    ),
+    ("if", "conditional schemas have no 3.0 form"),
+    ("then", "conditional schemas have no 3.0 form"),
+    ("else", "conditional schemas have no 3.0 form"),
+    (
+        "dependentSchemas",
+        "schemas that depend on a property's presence have no 3.0 form",
+    ),
+    ("$dynamicRef", "dynamic references have no 3.0 form"),
+    (
+        "$defs",
+        "local definitions must move to components.schemas first",
+    ),
+];
+
+/// Converts one schema (and everything below it) in place.
+pub(crate) fn convert_schema(
+    schema: &mut Value,
+    pointer: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConvertError> {
+    let map = match schema {
+        Value::Bool(true) => {
+            *schema = json!({});
+            return Ok(());
+        }
+        Value::Bool(false) => {
+            *schema = json!({"not": {}});
+            return Ok(());
+        }
+        Value::Object(map) => map,
+        _ => return Err(malformed(pointer, "a schema (an object or a boolean)")),
+    };
+
+    if map.contains_key("$ref") {
+        return convert_reference(map, pointer, warnings);
+    }
+
+    for (keyword, reason) in INEXPRESSIBLE {
+        if map.contains_key(keyword) {
+            return Err(ConvertError::Inexpressible {
+                pointer: child(pointer, keyword),
+                keyword: keyword.into(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    convert_subschemas(map, pointer, warnings)?;
+
+    for keyword in SILENTLY_DROPPED {
+        map.remove(keyword);
+    }
+    for keyword in DROPPED_WITH_WARNING {
+        if map.remove(keyword).is_some() {
+            warnings.push(Warning {
+                pointer: child(pointer, keyword),
+                message: format!("`{keyword}` dropped: OpenAPI 3.0 cannot state this constraint"),
+            });
+        }
+    }
+    convert_prefix_items(map, pointer, warnings)?;
+    convert_type_array(map, pointer)?;
+    convert_const(map);
+    convert_examples(map, pointer, warnings);
+    convert_exclusive_bound(map, "exclusiveMinimum", "minimum", pointer, |a, b| a >= b)?;
+    convert_exclusive_bound(map, "exclusiveMaximum", "maximum", pointer, |a, b| a <= b)?;
+    convert_content_keywords(map);
+    remove_null_branches(map, pointer)?;
+    Ok(())
+}
+
+/// Removes the `null` alternatives from an optional parameter's schema
+/// before conversion: an absent parameter already means "no value", and a
+/// query string cannot carry a JSON null.
+pub(crate) fn strip_null_branches(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    for union in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = map.get_mut(union)
+            && branches.len() > 1
+        {
+            branches.retain(|branch| !is_null_schema(branch));
+        }
+    }
+    if let Some(Value::Array(types)) = map.get_mut("type")
+        && types.len() > 1
+    {
+        types.retain(|entry| entry.as_str() != Some("null"));
+    }
+}
+
+/// A 3.1 `$ref` may carry sibling keywords; 3.0 ignores them, so a
+/// reference with constraining siblings becomes `allOf: [{$ref}]`.
+fn convert_reference(
+    map: &mut Map<String, Value>,
+    pointer: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConvertError> {
+    let has_constraints = map
+        .keys()
+        .any(|key| key != "$ref" && key != "summary" && !ANNOTATIONS.contains(&key.as_str()));
+    if !has_constraints {
+        map.retain(|key, _| key == "$ref" || key == "description" || key == "title");
+        return Ok(());
+    }
+    let reference = map.remove("$ref").unwrap_or(Value::Null);
+    let mut wrapper = Value::Object(std::mem::take(map));
+    if let Value::Object(wrapper_map) = &mut wrapper {
+        wrapper_map.insert("allOf".into(), json!([{ "$ref": reference }]));
+    }
+    convert_schema(&mut wrapper, pointer, warnings)?;
+    if let Value::Object(wrapper_map) = wrapper {
+        *map = wrapper_map;
+    }
+    Ok(())
+}
+
+fn convert_subschemas(
+    map: &mut Map<String, Value>,
+    pointer: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConvertError> {
+    if let Some(properties) = map.get_mut("properties") {
+        let pointer = child(pointer, "properties");
+        let Value::Object(properties) = properties else {
+            return Err(malformed(&pointer, "an object of property schemas"));
+        };
+        for (name, property) in properties.iter_mut() {
+            convert_schema(property, &child(&pointer, name), warnings)?;
+        }
+    }
+    if let Some(additional) = map.get_mut("additionalProperties")
+        && additional.is_object()
+    {
+        convert_schema(
+            additional,
+            &child(pointer, "additionalProperties"),
+            warnings,
+        )?;
+    }
+    match map.get_mut("items") {
+        Some(Value::Array(_)) => {
+            return Err(malformed(
+                &child(pointer, "items"),
+                "a single schema (use prefixItems for tuples)",
+            ));
+        }
+        Some(Value::Bool(true)) => {
+            map.insert("items".into(), json!({}));
+        }
+        Some(items @ Value::Object(_)) => {
+            convert_schema(items, &child(pointer, "items"), warnings)?;
+        }
+        _ => {}
+    }
+    for keyword in ["allOf", "anyOf", "oneOf", "prefixItems"] {
+        if let Some(branches) = map.get_mut(keyword) {
+            let pointer = child(pointer, keyword);
+            let Value::Array(branches) = branches else {
+                return Err(malformed(&pointer, "an array of schemas"));
+            };
+            for (position, branch) in branches.iter_mut().enumerate() {
+                convert_schema(branch, &index(&pointer, position), warnings)?;
+            }
+        }
+    }
+    if let Some(not) = map.get_mut("not") {
+        convert_schema(not, &child(pointer, "not"), warnings)?;
+    }
+    Ok(())
+}
+
+/// `prefixItems` (a tuple) becomes `items` of the one schema every position
+/// shares, or of the union of the positions, which widens the type.
+fn convert_prefix_items(
+    map: &mut Map<String, Value>,
+    pointer: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConvertError> {
+    let Some(prefix) = map.remove("prefixItems") else {
+        return Ok(());
+    };
+    let Value::Array(positions) = prefix else {
+        return Err(malformed(
+            &child(pointer, "prefixItems"),
+            "an array of schemas",
+        ));
+    };
+    let n_positions = positions.len();
+    let mut alternatives: Vec<Value> = Vec::new();
+    for position in positions {
+        if !alternatives.contains(&position) {
+            alternatives.push(position);
+        }
+    }
+    match map.remove("items") {
+        // `items: false` closes the tuple: no elements beyond the prefix.
+        Some(Value::Bool(false)) => {
+            map.entry("maxItems").or_insert_with(|| json!(n_positions));
+        }
+        Some(rest @ Value::Object(_)) if !alternatives.contains(&rest) => {
+            alternatives.push(rest);
+        }
+        _ => {}
+    }
+    let items = match alternatives.len() {
+        0 => json!({}),
+        1 => alternatives.remove(0),
+        _ => {
+            warnings.push(Warning {
+                pointer: child(pointer, "prefixItems"),
+                message: format!(
+                    "tuple of {n_positions} positions widened to an array of their union: \
+                     OpenAPI 3.0 has no tuples"
+                ),
+            });
+            json!({ "anyOf": alternatives })
+        }
+    };
+    map.insert("items".into(), items);
+    Ok(())
+}
+
+/// `type: [T, "null"]` becomes `type: T` with `nullable: true`; several
+/// non-null types become an `anyOf` of single-type schemas.
+fn convert_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<(), ConvertError> {
+    let Some(Value::Array(types)) = map.get("type") else {
+        return Ok(());
+    };
+    let mut nullable = false;
+    let mut names = Vec::new();
+    for entry in types {
+        match entry.as_str() {
+            Some("null") => nullable = true,
+            Some(name) => names.push(name.to_owned()),
+            None => return Err(malformed(&child(pointer, "type"), "type names as strings")),
+        }
+    }
+    match names.as_slice() {
+        [] => {
+            map.remove("type");
+            map.insert("enum".into(), json!([null]));
+        }
+        [single] => {
+            map.insert("type".into(), json!(single));
+        }
+        several => {
+            if map.contains_key("anyOf") {
+                return Err(ConvertError::Inexpressible {
+                    pointer: child(pointer, "type"),
+                    keyword: "type".into(),
+                    reason: "a list of types beside an existing anyOf".into(),
+                });
+            }
+            map.remove("type");
+            let branches: Vec<Value> = several.iter().map(|name| json!({ "type": name })).collect();
+            map.insert("anyOf".into(), Value::Array(branches));
+        }
+    }
+    if nullable {
+        map.insert("nullable".into(), json!(true));
+    }
+    Ok(())
+}
+
+/// `const: v` becomes the one-value enumeration `enum: [v]`.
+fn convert_const(map: &mut Map<String, Value>) {
+    if let Some(constant) = map.remove("const") {
+        if constant.is_null() {
+            map.insert("nullable".into(), json!(true));
+        }
+        map.insert("enum".into(), Value::Array(vec![constant]));
+    }
+}
+
+/// A schema's `examples` array becomes its single `example` (the first).
+fn convert_examples(map: &mut Map<String, Value>, pointer: &str, warnings: &mut Vec<Warning>) {
+    match map.remove("examples") {
+        Some(Value::Array(mut examples))
+            if !examples.is_empty() && !map.contains_key("example") =>
+        {
+            map.insert("example".into(), examples.swap_remove(0));
+        }
+        Some(_) => warnings.push(Warning {
+            pointer: child(pointer, "examples"),
+            message: "`examples` that is not an array dropped".into(),
+        }),
+        None => {}
+    }
+}
+
+/// A numeric `exclusiveMinimum: n` becomes `minimum: n` with
+/// `exclusiveMinimum: true`, unless an inclusive `minimum` is already the
+/// tighter bound (then the looser exclusive one is dropped).
+fn convert_exclusive_bound(
+    map: &mut Map<String, Value>,
+    exclusive_key: &str,
+    inclusive_key: &str,
+    pointer: &str,
+    inclusive_is_tighter: fn(f64, f64) -> bool,
+) -> Result<(), ConvertError> {
+    let Some(exclusive) = map.get(exclusive_key) else {
+        return Ok(());
+    };
+    if exclusive.is_boolean() {
+        return Ok(());
+    }
+    let Some(exclusive_number) = exclusive.as_f64() else {
+        return Err(malformed(
+            &child(pointer, exclusive_key),
+            "a number or a boolean",
+        ));
+    };
+    let exclusive = exclusive.clone();
+    let inclusive = map.get(inclusive_key).and_then(Value::as_f64);
+    match inclusive {
+        Some(inclusive)
+            if inclusive_is_tighter(inclusive, exclusive_number)
+                && inclusive != exclusive_number =>
+        {
+            map.remove(exclusive_key);
+        }
+        _ => {
+            map.insert(inclusive_key.into(), exclusive);
+            map.insert(exclusive_key.into(), json!(true));
+        }
+    }
+    Ok(())
+}
+
+/// `contentEncoding: base64` marks base64 text (`format: byte`); a
+/// `contentMediaType` without an encoding marks raw bytes (`format: binary`).
+fn convert_content_keywords(map: &mut Map<String, Value>) {
+    let encoding = map.remove("contentEncoding");
+    let media_type = map.remove("contentMediaType");
+    if encoding.is_none() && media_type.is_none() {
+        return;
+    }
+    let is_string = map
+        .get("type")
+        .and_then(Value::as_str)
+        .is_none_or(|t| t == "string");
+    if !is_string || map.contains_key("format") {
+        return;
+    }
+    let format = match encoding.as_ref().and_then(Value::as_str) {
+        Some("base64" | "base64url") => "byte",
+        _ => "binary",
+    };
+    map.insert("type".into(), json!("string"));
+    map.insert("format".into(), json!(format));
+}
+
+/// Whether a (converted or not) schema admits only `null`.
+fn is_null_schema(schema: &Value) -> bool {
+    let Value::Object(map) = schema else {
+        return false;
+    };
+    let only_null = match (map.get("type"), map.get("enum"), map.get("const")) {
+        (Some(Value::String(t)), None, None) => t == "null",
+        (Some(Value::Array(types)), None, None) => types == &[json!("null")],
+        (None, Some(Value::Array(values)), None) => values == &[Value::Null],
+        (None, None, Some(Value::Null)) => true,
+        _ => false,
+    };
+    only_null
+        && map.keys().all(|key| {
+            matches!(key.as_str(), "type" | "enum" | "const" | "nullable")
+                || ANNOTATIONS.contains(&key.as_str())
+        })
+}
+
+/// Drops `null` branches from `anyOf`/`oneOf` and marks the schema
+/// `nullable`. One remaining branch is merged into the parent (a reference
+/// is wrapped in `allOf`); several keep the union.
+fn remove_null_branches(map: &mut Map<String, Value>, pointer: &str) -> Result<(), ConvertError> {
+    for union in ["anyOf", "oneOf"] {
+        let Some(Value::Array(branches)) = map.get(union) else {
+            continue;
+        };
+        if !branches.iter().any(is_null_schema) {
+            continue;
+        }
+        let mut remaining: Vec<Value> = branches
+            .iter()
+            .filter(|branch| !is_null_schema(branch))
+            .cloned()
+            .collect();
+        if remaining.is_empty() {
+            map.remove(union);
+            if map.contains_key("type") {
+                return Err(ConvertError::Inexpressible {
+                    pointer: child(pointer, union),
+                    keyword: union.into(),
+                    reason: "a typed schema whose only alternative is null".into(),
+                });
+            }
+            map.insert("enum".into(), json!([null]));
+            map.insert("nullable".into(), json!(true));
+            continue;
+        }
+        if remaining.len() > 1 {
+            map.insert(union.into(), Value::Array(remaining));
+            map.insert("nullable".into(), json!(true));
+            continue;
+        }
+        let branch = remaining.remove(0);
+        let mergeable = match &branch {
+            Value::Object(branch_map) => {
+                !branch_map.contains_key("$ref")
+                    && branch_map.iter().all(|(key, value)| {
+                        ANNOTATIONS.contains(&key.as_str())
+                            || map.get(key).is_none_or(|existing| existing == value)
+                    })
+            }
+            _ => false,
+        };
+        if !mergeable && map.contains_key("allOf") {
+            return Err(ConvertError::Inexpressible {
+                pointer: child(pointer, union),
+                keyword: union.into(),
+                reason: "a nullable alternative beside an existing allOf".into(),
+            });
+        }
+        let mut merged = Map::new();
+        for (key, value) in std::mem::take(map) {
+            if key != union {
+                merged.insert(key, value);
+                continue;
+            }
+            if mergeable {
+                if let Value::Object(branch_map) = &branch {
+                    for (branch_key, branch_value) in branch_map {
+                        // The parent's own title and description describe
+                        // the property; the branch's describe the type.
+                        if !merged.contains_key(branch_key) {
+                            merged.insert(branch_key.clone(), branch_value.clone());
+                        }
+                    }
+                }
+            } else {
+                merged.insert("allOf".into(), Value::Array(vec![branch.clone()]));
+            }
+        }
+        merged.insert("nullable".into(), json!(true));
+        *map = merged;
+    }
+    Ok(())
+}
