@@ -116,25 +116,20 @@ pub(crate) fn convert_schema(
     Ok(())
 }
 
-/// Removes the `null` alternatives from an optional parameter's schema
-/// before conversion: an absent parameter already means "no value", and a
-/// query string cannot carry a JSON null.
-pub(crate) fn strip_null_branches(schema: &mut Value) {
-    let Value::Object(map) = schema else {
-        return;
-    };
-    for union in ["anyOf", "oneOf"] {
-        if let Some(Value::Array(branches)) = map.get_mut(union)
-            && branches.len() > 1
-        {
-            branches.retain(|branch| !is_null_schema(branch));
-        }
-    }
-    if let Some(Value::Array(types)) = map.get_mut("type")
-        && types.len() > 1
-    {
-        types.retain(|entry| entry.as_str() != Some("null"));
-    }
+/// Whether a (not yet converted) schema admits `null` through a 3.1
+/// construct: a null branch or a `null` in a type list.
+pub(crate) fn admits_null_31(schema: &Value) -> bool {
+    let unions = ["anyOf", "oneOf"].iter().any(|union| {
+        schema
+            .get(union)
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.iter().any(is_null_schema))
+    });
+    let type_list = schema
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("null")));
+    unions || type_list
 }
 
 /// A 3.1 `$ref` may carry sibling keywords; 3.0 ignores them, so a
@@ -144,11 +139,12 @@ fn convert_reference(
     pointer: &str,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConvertError> {
-    let has_constraints = map
+    // 3.0 ignores a reference's siblings; only pure annotations may stay.
+    let has_meaningful_siblings = map
         .keys()
-        .any(|key| key != "$ref" && key != "summary" && !ANNOTATIONS.contains(&key.as_str()));
-    if !has_constraints {
-        map.retain(|key, _| key == "$ref" || key == "description" || key == "title");
+        .any(|key| !matches!(key.as_str(), "$ref" | "summary" | "description" | "title"));
+    if !has_meaningful_siblings {
+        map.remove("summary");
         return Ok(());
     }
     let reference = map.remove("$ref").unwrap_or(Value::Null);
@@ -272,6 +268,12 @@ fn convert_prefix_items(
 /// `type: [T, "null"]` becomes `type: T` with `nullable: true`; several
 /// non-null types become an `anyOf` of single-type schemas.
 fn convert_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<(), ConvertError> {
+    if map.get("type").and_then(Value::as_str) == Some("null") {
+        map.remove("type");
+        map.insert("enum".into(), json!([null]));
+        map.insert("nullable".into(), json!(true));
+        return Ok(());
+    }
     let Some(Value::Array(types)) = map.get("type") else {
         return Ok(());
     };

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::pointer::{child, index};
-use crate::schema::{convert_schema, strip_null_branches};
+use crate::schema::{admits_null_31, convert_schema};
 use crate::{ConvertError, Warning};
 
 const OPERATION_METHODS: [&str; 8] = [
@@ -143,10 +143,13 @@ impl Walker<'_> {
         }
         let required = parameter.get("required").and_then(Value::as_bool) == Some(true);
         if let Some(schema) = parameter.get_mut("schema") {
-            if !required {
-                strip_null_branches(schema);
-            }
+            let drop_null = !required && admits_null_31(schema);
             convert_schema(schema, &child(pointer, "schema"), self.warnings)?;
+            if drop_null {
+                if let Value::Object(schema) = schema {
+                    schema.remove("nullable");
+                }
+            }
         }
         if let Some(content) = parameter.get_mut("content") {
             self.content(content, &child(pointer, "content"))?;

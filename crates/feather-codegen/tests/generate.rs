@@ -1,0 +1,244 @@
+//! progenitor generation on FastAPI-shaped documents, through [`generate_fixture`].
+//!
+//! These tests check what the generated source declares; that it compiles
+//! is checked by `xtask/tests/full_upstream.rs` (gated by
+//! `FEATHER_SLOW_TESTS`, it builds this fixture's client and the full
+//! upstream one) and, for `openapi.json`, by building `feather-client`.
+
+use feather_codegen::{CodegenError, GENERATED_HEADER, generate};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => panic!("cannot read {path}: {error}"),
+    }
+}
+
+#[track_caller]
+fn generate_fixture(name: &str) -> (String, Vec<String>) {
+    match generate(&fixture(name)) {
+        Ok(generated) => (
+            generated.source,
+            generated.notes.iter().map(ToString::to_string).collect(),
+        ),
+        Err(error) => panic!("generation failed for {name}: {error}"),
+    }
+}
+
+#[track_caller]
+fn assert_declares(source: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(source.contains(needle), "generated source lacks {needle:?}");
+    }
+}
+
+#[test]
+fn every_rule_fixture_generates_idiomatic_names() {
+    let (source, notes) = generate_fixture("fastapi-every-rule.json");
+    assert!(source.starts_with(GENERATED_HEADER));
+    assert!(syn_parses(&source));
+    assert_declares(
+        &source,
+        &[
+            // FastAPI ids lose their path-and-method suffix...
+            "pub fn list_items(&self)",
+            "pub fn create_item(&self)",
+            // ...unless the short names collide; hand-written ids stay.
+            "pub fn get_item_v1_items_item_id_get(&self)",
+            "pub fn get_item_v2_items_item_id_get(&self)",
+            "pub fn who_am_i(&self)",
+            // Schema names Rust cannot use, and a collision with a real name.
+            "pub struct ItemInput {",
+            "pub struct ItemOutput {",
+            "pub struct PageItem {",
+            "pub struct PageItem2 {",
+        ],
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("\"get_item\" would collide"))
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("tuple of 2 positions widened"))
+    );
+    assert!(notes.iter().any(|n| n.contains("`propertyNames` dropped")));
+}
+
+#[test]
+fn every_rule_fixture_generates_the_converted_types() {
+    let (source, _) = generate_fixture("fastapi-every-rule.json");
+    let item_output = compact(type_body(&source, "pub struct ItemOutput {"));
+    for field in [
+        // anyOf [date-time, null] -> Option<DateTime<Utc>>; uuid -> Uuid.
+        "pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,",
+        "pub id: ::uuid::Uuid,",
+        // anyOf [integer >= 0, null] with `default: null`.
+        "pub size: ::std::option::Option<u64>,",
+    ] {
+        assert!(
+            item_output.contains(&compact(field)),
+            "{field} in {item_output}"
+        );
+    }
+    let item_input = compact(type_body(&source, "pub struct ItemInput {"));
+    for field in [
+        // A nullable reference is an Option of the referenced (boxed, recursive) type.
+        "pub parent: ::std::option::Option<::std::boxed::Box<ItemInput>>,",
+        // type: [array, null] -> Option<Vec<String>>.
+        "pub labels: ::std::option::Option<::std::vec::Vec<::std::string::String>>,",
+        // Several non-null branches keep the union, nullable.
+        "pub score: ::std::option::Option<ItemInputScore>,",
+        // contentEncoding: base64 -> format: byte (base64 text).
+        "pub blob: ::std::option::Option<::std::string::String>,",
+        // A tuple of two date-times -> an array of exactly two.
+        "pub range: ::std::option::Option<[::chrono::DateTime<::chrono::offset::Utc>; 2usize],>,",
+        // A bare null type.
+        "pub nothing: (),",
+    ] {
+        assert!(
+            item_input.contains(&compact(field)),
+            "{field} in {item_input}"
+        );
+    }
+    // const -> one-value enum.
+    assert_declares(&source, &["pub enum View {", "Full,"]);
+}
+
+/// The text without white space, so that assertions do not depend on line
+/// breaking.
+fn compact(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[test]
+fn every_operation_has_one_error_type_covering_all_error_statuses() {
+    let (source, _) = generate_fixture("fastapi-every-rule.json");
+    // The union orders the body with required fields first: serde tries
+    // untagged variants in order and HTTPValidationError requires nothing.
+    let union = type_body(&source, "pub enum ErrorResponseOrHttpValidationError {");
+    let error_response = union.find("ErrorResponse(ErrorResponse)");
+    let validation = union.find("HttpValidationError(HttpValidationError)");
+    assert!(
+        matches!((error_response, validation), (Some(a), Some(b)) if a < b),
+        "{union}"
+    );
+    // Documented or not, every 4xx and 5xx status decodes to that body.
+    assert_eq!(source.matches("400u16..=499u16 =>").count(), 5);
+    assert_eq!(source.matches("500u16..=599u16 =>").count(), 5);
+    assert_eq!(
+        source
+            .matches("Error<types::ErrorResponseOrHttpValidationError>")
+            .count(),
+        3,
+        "the three operations that declare a 422"
+    );
+    // Operations without any documented error still get the platform body.
+    assert!(source.contains("Error<types::ErrorResponse>"));
+}
+
+#[test]
+fn error_response_convention_is_added_when_the_document_lacks_it() {
+    let (source, _) = generate_fixture_text(&json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/ping": {"get": {"operationId": "ping_ping_get", "responses": {"204": {"description": "ok"}}}}}
+    }));
+    assert_declares(
+        &source,
+        &[
+            "pub struct ErrorResponse {",
+            "pub error: ::std::string::String,",
+            "pub fn ping(&self)",
+        ],
+    );
+}
+
+#[test]
+fn unreadable_documents_fail_with_the_place_and_the_reason() {
+    let error = generate("{\"openapi\": \"3.1.0\",").err();
+    assert!(matches!(error, Some(CodegenError::Parse(_))), "{error:?}");
+
+    let error = generate_value(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {},
+        "components": {"schemas": {"S": {"if": {"type": "string"}}}}
+    }));
+    assert_eq!(
+        error.map(|e| e.to_string()),
+        Some(
+            "cannot convert the document to OpenAPI 3.0.3: cannot express `if` at \
+             /components/schemas/S/if in OpenAPI 3.0: conditional schemas have no 3.0 form"
+                .to_owned()
+        )
+    );
+
+    let error = generate_value(json!({"openapi": "3.1.0", "info": {"title": "t"}, "paths": {}}));
+    assert_eq!(
+        error.map(|e| e.to_string()),
+        Some(
+            "the converted document is not valid OpenAPI 3.0 at /info: missing field `version`"
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn generator_panics_become_errors() {
+    // Two operations with one id make progenitor refuse the document.
+    let error = generate_value(json!({
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/a": {"get": {"operationId": "same", "responses": {"204": {"description": "ok"}}}},
+            "/b": {"get": {"operationId": "same", "responses": {"204": {"description": "ok"}}}}
+        }
+    }));
+    assert_eq!(
+        error.map(|e| e.to_string()),
+        Some(
+            "progenitor could not generate the client: unexpected or unhandled format in the \
+             OpenAPI document duplicate operation ID: same"
+                .to_owned()
+        )
+    );
+}
+
+fn generate_value(document: Value) -> Option<CodegenError> {
+    feather_codegen::generate_from_value(document).err()
+}
+
+#[track_caller]
+fn generate_fixture_text(document: &Value) -> (String, Vec<String>) {
+    match feather_codegen::generate_from_value(document.clone()) {
+        Ok(generated) => (
+            generated.source,
+            generated.notes.iter().map(ToString::to_string).collect(),
+        ),
+        Err(error) => panic!("generation failed: {error}"),
+    }
+}
+
+/// The text of one item, from its declaration to the closing brace at the
+/// same indentation.
+#[track_caller]
+fn type_body<'s>(source: &'s str, declaration: &str) -> &'s str {
+    let Some(start) = source.find(declaration) else {
+        panic!("no {declaration:?} in the generated source");
+    };
+    let indent = source[..start].rsplit('\n').next().unwrap_or("");
+    let closing = format!("\n{indent}}}");
+    let end = source[start..]
+        .find(&closing)
+        .map_or(source.len(), |offset| start + offset + closing.len());
+    &source[start..end]
+}
+
+fn syn_parses(source: &str) -> bool {
+    syn::parse_file(source).is_ok()
+}
