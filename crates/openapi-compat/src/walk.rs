@@ -145,10 +145,8 @@ impl Walker<'_> {
         if let Some(schema) = parameter.get_mut("schema") {
             let drop_null = !required && admits_null_31(schema);
             convert_schema(schema, &child(pointer, "schema"), self.warnings)?;
-            if drop_null {
-                if let Value::Object(schema) = schema {
-                    schema.remove("nullable");
-                }
+            if drop_null && let Value::Object(schema) = schema {
+                schema.remove("nullable");
             }
         }
         if let Some(content) = parameter.get_mut("content") {
