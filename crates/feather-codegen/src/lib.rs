@@ -104,6 +104,7 @@ pub fn prepare(document: Value) -> Result<(Value, Vec<Note>), CodegenError> {
     let mut document = conversion.document;
     operations::drop_unsendable(&mut document, &mut notes);
     defaults::drop_redundant_defaults(&mut document);
+    names::drop_inline_titles(&mut document);
     names::rename_operations(&mut document, &mut notes);
     names::rename_schemas(&mut document, &mut notes);
     responses::unify(&mut document, &mut notes)?;

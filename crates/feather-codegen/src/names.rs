@@ -177,6 +177,72 @@ pub(crate) fn rename_schemas(document: &mut Value, notes: &mut Vec<Note>) {
     }
 }
 
+/// Removes `title` from every schema but the component roots.
+///
+/// FastAPI titles every property with its humanized name (`"Sensitivity"`),
+/// and typify names inline types after their title, so an inline enum titled
+/// like a component (`Sensitivity`) is generated twice under one name. Without
+/// titles, typify names inline types `{Parent}{Property}`, which is unique.
+pub(crate) fn drop_inline_titles(document: &mut Value) {
+    let Value::Object(root) = document else {
+        return;
+    };
+    for (key, value) in root.iter_mut() {
+        match key.as_str() {
+            "paths" => drop_titles(value),
+            "components" => {
+                let Value::Object(components) = value else {
+                    continue;
+                };
+                for (section, entries) in components.iter_mut() {
+                    let Value::Object(entries) = entries else {
+                        continue;
+                    };
+                    for entry in entries.values_mut() {
+                        match (section.as_str(), entry) {
+                            ("schemas", Value::Object(schema)) => {
+                                for (keyword, child) in schema.iter_mut() {
+                                    if keyword != "title" {
+                                        drop_titles_below(keyword, child);
+                                    }
+                                }
+                            }
+                            (_, entry) => drop_titles(entry),
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn drop_titles(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object.get("title").is_some_and(Value::is_string) {
+                object.remove("title");
+            }
+            for (key, child) in object.iter_mut() {
+                drop_titles_below(key, child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_titles),
+        _ => {}
+    }
+}
+
+/// Recurses below `key`; the keys of a `properties` map are property names,
+/// not keywords, so a property called `title` survives.
+fn drop_titles_below(key: &str, child: &mut Value) {
+    match (key, child) {
+        ("properties", Value::Object(properties)) => {
+            properties.values_mut().for_each(drop_titles);
+        }
+        (_, child) => drop_titles(child),
+    }
+}
+
 /// Applies `map` to every `$ref` string in the document.
 pub(crate) fn rewrite_references(value: &mut Value, map: &dyn Fn(&str) -> Option<String>) {
     match value {
@@ -220,6 +286,35 @@ mod tests {
         );
         // Nothing would be left of the id.
         assert_eq!(strip_fastapi_suffix("_v1_x_get", "/v1/x", "get"), None);
+    }
+
+    #[test]
+    fn drops_titles_below_component_roots_only() {
+        let mut document = serde_json::json!({
+            "info": {"title": "API", "version": "1"},
+            "paths": {"/x": {"get": {"parameters": [{"name": "p", "schema": {"type": "string", "title": "P"}}]}}},
+            "components": {"schemas": {"S": {
+                "title": "S",
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string", "title": "Title"},
+                    "level": {"enum": ["a"], "title": "Sensitivity"}
+                }
+            }}}
+        });
+        drop_inline_titles(&mut document);
+        assert_eq!(
+            document,
+            serde_json::json!({
+                "info": {"title": "API", "version": "1"},
+                "paths": {"/x": {"get": {"parameters": [{"name": "p", "schema": {"type": "string"}}]}}},
+                "components": {"schemas": {"S": {
+                    "title": "S",
+                    "type": "object",
+                    "properties": {"title": {"type": "string"}, "level": {"enum": ["a"]}}
+                }}}
+            })
+        );
     }
 
     #[test]

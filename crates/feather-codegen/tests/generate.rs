@@ -106,7 +106,7 @@ fn every_rule_fixture_generates_the_converted_types() {
         );
     }
     // const -> one-value enum.
-    assert_declares(&source, &["pub enum View {", "Full,"]);
+    assert_declares(&source, &["pub enum ItemOutputView {", "Full,"]);
 }
 
 /// The text without white space, so that assertions do not depend on line
