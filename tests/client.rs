@@ -39,7 +39,17 @@ impl Fixture {
         )
     }
 
-    /// Answers `verb` on `path`, but only when the request carries the key.
+    /// Answers the status operation, but only when the request carries the key.
+    async fn answer_status(&self, status: u16, body: serde_json::Value) {
+        let status_path = format!("{}/status", self.sync_path());
+        self.answer("GET", status_path, status, body).await;
+    }
+
+    /// Answers the trigger operation, but only when the request carries the key.
+    async fn answer_trigger(&self, status: u16, body: serde_json::Value) {
+        self.answer("POST", self.sync_path(), status, body).await;
+    }
+
     async fn answer(&self, verb: &str, path_: String, status: u16, body: serde_json::Value) {
         Mock::given(method(verb))
             .and(path(path_))
@@ -84,11 +94,8 @@ fn error_body<T: std::fmt::Debug>(result: Result<T, Error<ApiError>>) -> (u16, A
 async fn status_sends_the_key_and_parses_every_field() {
     let fixture = Fixture::new().await;
     let job_id = Uuid::new_v4();
-    let status_path = format!("{}/status", fixture.sync_path());
     fixture
-        .answer(
-            "GET",
-            status_path,
+        .answer_status(
             200,
             json!({
                 "source_id": fixture.source_id,
@@ -126,11 +133,8 @@ async fn status_sends_the_key_and_parses_every_field() {
 #[tokio::test]
 async fn status_before_any_sync_has_nulls_and_absent_fields() {
     let fixture = Fixture::new().await;
-    let status_path = format!("{}/status", fixture.sync_path());
     fixture
-        .answer(
-            "GET",
-            status_path,
+        .answer_status(
             200,
             json!({"source_id": fixture.source_id, "source_status": "active", "last_sync_job_id": null}),
         )
@@ -157,9 +161,7 @@ async fn trigger_parses_the_queued_job() {
     let fixture = Fixture::new().await;
     let job_id = Uuid::new_v4();
     fixture
-        .answer(
-            "POST",
-            fixture.sync_path(),
+        .answer_trigger(
             200,
             json!({"job_id": job_id, "status": "queued", "message": "Sync has been queued"}),
         )
@@ -179,9 +181,7 @@ async fn trigger_parses_the_queued_job() {
 async fn validation_errors_are_typed() {
     let fixture = Fixture::new().await;
     fixture
-        .answer(
-            "POST",
-            fixture.sync_path(),
+        .answer_trigger(
             422,
             json!({"detail": [{
                 "type": "uuid_parsing",
@@ -231,12 +231,7 @@ async fn undocumented_error_statuses_carry_the_status_and_the_error_response() {
     ] {
         let fixture = Fixture::new().await;
         fixture
-            .answer(
-                "POST",
-                fixture.sync_path(),
-                status_code,
-                json!({"error": code, "message": message}),
-            )
+            .answer_trigger(status_code, json!({"error": code, "message": message}))
             .await;
         let (status, body) = error_body(fixture.trigger().await);
         assert_eq!(status, status_code);
@@ -256,11 +251,8 @@ async fn a_request_without_the_key_is_never_sent_by_this_client() {
     // The mock answers only requests that carry the key; anything else gets
     // wiremock's 404 with an empty body, which would fail to parse.
     let fixture = Fixture::new().await;
-    let status_path = format!("{}/status", fixture.sync_path());
     fixture
-        .answer(
-            "GET",
-            status_path,
+        .answer_status(
             200,
             json!({"source_id": fixture.source_id, "source_status": "active"}),
         )
