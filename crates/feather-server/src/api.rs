@@ -1,0 +1,136 @@
+//! The two operations, implemented over the [`Store`](crate::store::Store).
+//!
+//! Order of checks, as upstream's FastAPI app does it: the API key first (so
+//! an unauthenticated caller learns nothing, not even that an id is
+//! malformed), then the path parameters, then the tenant-scoped lookup.
+
+use std::sync::Arc;
+
+use dropshot::{HttpResponseOk, Path, RequestContext};
+use feather_api::{
+    ApiError, ApiKey, FeatherApi, SourcePath, SyncStatusResponse, SyncTriggerResponse,
+};
+use slog::{info, warn};
+use uuid::Uuid;
+
+use crate::auth::{AuthError, Authenticator};
+use crate::store::{Store, StoreError, TriggerOutcome};
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct ServerState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// API key verification.
+    pub auth: Authenticator,
+}
+
+impl ServerState {
+    /// State over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        ServerState {
+            auth: Authenticator::new(store.clone()),
+            store,
+        }
+    }
+
+    /// The organization the request's key acts for.
+    async fn organization(&self, key: &ApiKey) -> Result<Uuid, ApiError> {
+        self.auth
+            .authenticate(key.presented())
+            .await
+            .map_err(|e| match e {
+                AuthError::Unauthenticated => ApiError::authentication_required(),
+                AuthError::Store(e) => store_error(e),
+            })
+    }
+}
+
+/// A store failure as the client sees it: 503 when retrying may help, 500
+/// otherwise; the detail goes to the log only.
+pub fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(detail) => ApiError::unavailable(detail),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+fn not_found(kb_id: Uuid, source_id: Uuid) -> ApiError {
+    ApiError::not_found(format!(
+        "Source {source_id} not found in knowledge base {kb_id}."
+    ))
+}
+
+/// The server's implementation of [`FeatherApi`].
+pub enum FeatherServerImpl {}
+
+impl FeatherApi for FeatherServerImpl {
+    type Context = ServerState;
+
+    async fn trigger_sync(
+        rqctx: RequestContext<ServerState>,
+        api_key: ApiKey,
+        path: Path<SourcePath>,
+    ) -> Result<HttpResponseOk<SyncTriggerResponse>, ApiError> {
+        let state = rqctx.context();
+        let org_id = state.organization(&api_key).await?;
+        let (kb_id, source_id) = path.into_inner().parse()?;
+        match state
+            .store
+            .trigger_sync(org_id, kb_id, source_id)
+            .await
+            .map_err(store_error)?
+        {
+            TriggerOutcome::Queued(job) => {
+                info!(rqctx.log, "sync queued";
+                    "org_id" => %org_id, "source_id" => %source_id, "job_id" => %job.id);
+                Ok(HttpResponseOk(SyncTriggerResponse {
+                    job_id: job.id,
+                    status: job.status,
+                    message: "Sync has been queued".into(),
+                }))
+            }
+            TriggerOutcome::NotFound => Err(not_found(kb_id, source_id)),
+            TriggerOutcome::AlreadySyncing(job) => {
+                let running = job.map(|id| format!(" (job {id})")).unwrap_or_default();
+                warn!(rqctx.log, "sync refused: already syncing";
+                    "source_id" => %source_id, "running_job" => ?job);
+                Err(ApiError::conflict(
+                    "sync_in_progress",
+                    format!(
+                        "A sync is already running for source {source_id}{running}; \
+                         wait for it to finish before triggering another."
+                    ),
+                ))
+            }
+        }
+    }
+
+    async fn get_sync_status(
+        rqctx: RequestContext<ServerState>,
+        api_key: ApiKey,
+        path: Path<SourcePath>,
+    ) -> Result<HttpResponseOk<SyncStatusResponse>, ApiError> {
+        let state = rqctx.context();
+        let org_id = state.organization(&api_key).await?;
+        let (kb_id, source_id) = path.into_inner().parse()?;
+        let sync = state
+            .store
+            .sync_state(org_id, kb_id, source_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(kb_id, source_id))?;
+        let job = sync.last_job;
+        Ok(HttpResponseOk(SyncStatusResponse {
+            source_id: sync.source_id,
+            source_status: sync.source_status,
+            last_sync_job_id: job.as_ref().map(|j| j.id),
+            last_sync_status: job.as_ref().map(|j| j.status),
+            last_sync_started_at: job.as_ref().and_then(|j| j.started_at),
+            last_sync_completed_at: job.as_ref().and_then(|j| j.completed_at),
+            total_items: job.as_ref().and_then(|j| j.total_items),
+            processed_count: job.as_ref().map(|j| j.processed_count),
+            error_message: job.and_then(|j| j.error_message),
+        }))
+    }
+}

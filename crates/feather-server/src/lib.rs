@@ -1,0 +1,18 @@
+//! feather-server: the Feather knowledge-base sync API for real.
+//!
+//! - [`store`]: persistent state behind the [`store::Store`] trait (SQLite);
+//! - [`auth`]: API keys (generation, hashing, verification with a short cache);
+//! - [`api`]: the `feather-api` trait implemented over the store;
+//! - [`server`]: starting, logging and stopping the dropshot server;
+//! - [`demo`] and [`admin`]: seeding and operator commands.
+//!
+//! The binary (`src/main.rs`) is only the command line over these.
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod demo;
+pub mod server;
+pub mod store;
+
+pub use server::{LogFormat, RunningServer, logger, shutdown_signal, start};

@@ -1,0 +1,149 @@
+//! The `feather-server` command line: `serve` (the default), `admin ...` and
+//! `openapi`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use dropshot::ConfigLoggingLevel;
+use feather_server::admin::{self, AdminCommand};
+use feather_server::demo::{curl_lines, seed_demo};
+use feather_server::{LogFormat, logger, shutdown_signal, start, store};
+
+/// Serves the Feather knowledge-base sync API (trigger a connector sync, read
+/// its status) with API-key auth, tenants and embedded storage.
+#[derive(Debug, Parser)]
+#[command(
+    name = "feather-server",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Operator commands against the database.
+    Admin(AdminArgs),
+    /// Print the server's OpenAPI document (JSON) on stdout.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArg {
+    /// Database URL: `sqlite:PATH`, `sqlite::memory:` or a file path.
+    #[arg(
+        long,
+        env = "FEATHER_DATABASE_URL",
+        default_value = "sqlite:feather.db",
+        global = true
+    )]
+    database_url: String,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FEATHER_BIND", default_value = "127.0.0.1:8000")]
+    bind: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Do not seed demo data into an empty database.
+    #[arg(long)]
+    no_demo: bool,
+    /// Log line format.
+    #[arg(long, env = "FEATHER_LOG_FORMAT", value_enum, default_value = "pretty")]
+    log_format: LogFormat,
+    /// Minimum log level: trace, debug, info, warn, error, critical.
+    #[arg(long, env = "FEATHER_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
+    log_level: ConfigLoggingLevel,
+}
+
+#[derive(Debug, Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    database: DatabaseArg,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+fn parse_level(text: &str) -> Result<ConfigLoggingLevel, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase())).map_err(|_| {
+        format!("unknown log level {text:?}; expected trace, debug, info, warn, error or critical")
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Admin(args)) => run_admin(args).await,
+        Some(Command::Openapi) => print_openapi(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("feather-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let log = logger(args.log_format, args.log_level)?;
+    let url = &args.database.database_url;
+    let store = store::open(url)
+        .await
+        .with_context(|| format!("cannot open database {url}"))?;
+    let demo = if !args.no_demo && store.is_empty().await? {
+        Some(seed_demo(store.as_ref()).await?)
+    } else {
+        None
+    };
+    let server = start(store, args.bind, log)?;
+    let base_url = format!("http://{}", server.local_addr());
+    println!("feather-server listening on {base_url} (database {url})");
+    match demo {
+        Some(demo) => print!("{}", curl_lines(&demo, &base_url)),
+        None if args.no_demo => {}
+        None => println!(
+            "The database already has data, so no demo was seeded; \
+             `feather-server admin list sources` shows what is there."
+        ),
+    }
+    shutdown_signal().await;
+    println!("feather-server: shutting down");
+    server.shutdown().await
+}
+
+async fn run_admin(args: AdminArgs) -> anyhow::Result<()> {
+    let url = &args.database.database_url;
+    let store = store::open(url)
+        .await
+        .with_context(|| format!("cannot open database {url}"))?;
+    let output = admin::run(store.as_ref(), args.command).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        print!("{}", admin::render_text(&output));
+    }
+    Ok(())
+}
+
+fn print_openapi() -> anyhow::Result<()> {
+    let document = feather_api::openapi_document().map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(())
+}

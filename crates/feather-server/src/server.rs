@@ -1,0 +1,133 @@
+//! Starting, logging and stopping the HTTP server.
+//!
+//! The API description comes from `feather-api`'s trait, implemented by
+//! [`FeatherServerImpl`]; `/healthz` is added here, unpublished (it is an
+//! operator endpoint, not part of the Feather API).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use dropshot::{
+    ConfigDropshot, ConfigLogging, ConfigLoggingIfExists, ConfigLoggingLevel, HandlerTaskMode,
+    HttpResponseOk, HttpServer, RequestContext, ServerBuilder, endpoint,
+};
+use feather_api::ApiError;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::api::{FeatherServerImpl, ServerState, store_error};
+use crate::store::Store;
+
+/// Format of the server's log lines (one per request, plus lifecycle events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// Bunyan JSON, one object per line, for log collectors.
+    Json,
+}
+
+/// Builds the server's logger (stderr). Request logs carry method, URI,
+/// status and latency; they never carry request headers, so never the key.
+pub fn logger(format: LogFormat, level: ConfigLoggingLevel) -> anyhow::Result<slog::Logger> {
+    let config = match format {
+        LogFormat::Pretty => ConfigLogging::StderrTerminal { level },
+        LogFormat::Json => ConfigLogging::File {
+            level,
+            path: "/dev/stderr".into(),
+            if_exists: ConfigLoggingIfExists::Append,
+        },
+    };
+    config
+        .to_logger("feather-server")
+        .map_err(|e| anyhow!("cannot set up logging: {e}"))
+}
+
+/// Body of `/healthz`.
+#[derive(Serialize, JsonSchema)]
+struct Health {
+    /// `ok` when the database answered.
+    status: &'static str,
+}
+
+/// Liveness and readiness: answers 200 only when the database answers.
+#[endpoint {
+    method = GET,
+    path = "/healthz",
+    unpublished = true,
+}]
+async fn healthz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
+    rqctx.context().store.ping().await.map_err(store_error)?;
+    Ok(HttpResponseOk(Health { status: "ok" }))
+}
+
+/// A running server.
+pub struct RunningServer {
+    server: HttpServer<ServerState>,
+}
+
+impl RunningServer {
+    /// The address it listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.server
+            .close()
+            .await
+            .map_err(|e| anyhow!("server shutdown failed: {e}"))
+    }
+}
+
+/// Starts serving the Feather API over `store` on `bind`.
+pub fn start(
+    store: Arc<dyn Store>,
+    bind: SocketAddr,
+    log: slog::Logger,
+) -> anyhow::Result<RunningServer> {
+    let mut api = feather_api::feather_api_mod::api_description::<FeatherServerImpl>()
+        .map_err(|e| anyhow!("invalid API description: {e}"))?;
+    api.register(healthz)
+        .map_err(|e| anyhow!("cannot register /healthz: {e}"))?;
+    let config = ConfigDropshot {
+        bind_address: bind,
+        // Neither operation takes a body.
+        default_request_body_max_bytes: 1024,
+        // A trigger's transaction completes even if the client hangs up.
+        default_handler_task_mode: HandlerTaskMode::Detached,
+        log_headers: Vec::new(),
+        ..Default::default()
+    };
+    let server = ServerBuilder::new(api, ServerState::new(store), log)
+        .config(config)
+        .start()
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    Ok(RunningServer { server })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

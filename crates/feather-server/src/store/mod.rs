@@ -1,0 +1,277 @@
+//! Persistent state: organizations, API keys, knowledge bases, sources and
+//! sync jobs, behind the [`Store`] trait.
+//!
+//! Every query that answers a request is scoped by organization, so tenant
+//! isolation is a property of the store, not of each handler. The one
+//! implementation today is [`sqlite::SqliteStore`]; [`open`] picks the
+//! implementation from the database URL.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use feather_api::{JobStatus, SourceStatus};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Providers a source may use. `local` and `synthetic` are this server's
+/// own; the others are upstream's.
+pub const PROVIDERS: &[&str] = &["notion", "google_drive", "s3", "url", "local", "synthetic"];
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is busy beyond the timeout; retrying
+    /// later may succeed (HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The caller asked for something invalid (unknown org, bad provider).
+    #[error("{0}")]
+    Invalid(String),
+    /// A row holds a value this server cannot read.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => {
+                // SQLITE_BUSY: the busy timeout ran out.
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(format!("migration failed: {e}"))
+    }
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A tenant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Organization {
+    /// Its id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as stored: never the key itself.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ApiKeyRecord {
+    /// Public lookup id (the part of the key after `fth_`, before the secret).
+    pub id: String,
+    /// The organization the key acts for.
+    pub org_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 of the whole key.
+    #[serde(skip)]
+    pub key_hash: Vec<u8>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A knowledge base.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KnowledgeBase {
+    /// Its id.
+    pub id: Uuid,
+    /// The owning organization.
+    pub org_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A connector source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Source {
+    /// Its id.
+    pub id: Uuid,
+    /// The knowledge base it feeds.
+    pub kb_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// One of [`PROVIDERS`].
+    pub provider: String,
+    /// Provider configuration (a JSON object).
+    pub config: serde_json::Value,
+    /// Current state.
+    pub status: SourceStatus,
+    /// The most recent sync job.
+    pub last_job_id: Option<Uuid>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A sync job.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SyncJob {
+    /// Its id.
+    pub id: Uuid,
+    /// The source it syncs.
+    pub source_id: Uuid,
+    /// Lifecycle state.
+    pub status: JobStatus,
+    /// Items found so far, once known.
+    pub total_items: Option<i64>,
+    /// Items processed.
+    pub processed_count: i64,
+    /// Items that failed.
+    pub failed_count: i64,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// Times a worker has started it.
+    pub attempts: i64,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When processing started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it reached a terminal status.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// What the status endpoint reports: a source and its last job.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSyncState {
+    /// The source.
+    pub source_id: Uuid,
+    /// Its state.
+    pub source_status: SourceStatus,
+    /// Its last job, if it ever synced.
+    pub last_job: Option<SyncJob>,
+}
+
+/// Outcome of a trigger attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TriggerOutcome {
+    /// The job was inserted and the source flipped to `syncing`.
+    Queued(SyncJob),
+    /// No such source in this knowledge base for this organization.
+    NotFound,
+    /// The source is already syncing; the running (or queued) job, if known.
+    AlreadySyncing(Option<Uuid>),
+}
+
+/// Storage for the server. Every method is one consistent database action.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Checks that the database answers (for `/healthz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Whether no organization exists yet (the demo is seeded then).
+    async fn is_empty(&self) -> StoreResult<bool>;
+
+    /// Creates an organization.
+    async fn create_organization(&self, name: &str) -> StoreResult<Organization>;
+    /// All organizations, oldest first.
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>>;
+
+    /// Stores a new key's hash for `org_id`.
+    async fn create_api_key(
+        &self,
+        org_id: Uuid,
+        id: &str,
+        name: &str,
+        key_hash: &[u8],
+    ) -> StoreResult<ApiKeyRecord>;
+    /// The key with this lookup id, revoked or not.
+    async fn find_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Revokes a key; false if there is no such key or it was revoked already.
+    async fn revoke_api_key(&self, id: &str) -> StoreResult<bool>;
+    /// Keys of one organization (all when `None`), oldest first.
+    async fn list_api_keys(&self, org_id: Option<Uuid>) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Creates a knowledge base.
+    async fn create_knowledge_base(&self, org_id: Uuid, name: &str) -> StoreResult<KnowledgeBase>;
+    /// Knowledge bases of one organization (all when `None`).
+    async fn list_knowledge_bases(&self, org_id: Option<Uuid>) -> StoreResult<Vec<KnowledgeBase>>;
+
+    /// Creates a source (status `active`).
+    async fn create_source(
+        &self,
+        kb_id: Uuid,
+        name: &str,
+        provider: &str,
+        config: &serde_json::Value,
+    ) -> StoreResult<Source>;
+    /// Sources of one knowledge base (all when `None`).
+    async fn list_sources(&self, kb_id: Option<Uuid>) -> StoreResult<Vec<Source>>;
+    /// Jobs of one source, oldest first.
+    async fn list_jobs(&self, source_id: Uuid) -> StoreResult<Vec<SyncJob>>;
+
+    /// Queues a sync: in one transaction, flips the source from `active` or
+    /// `error` to `syncing` with a guarded UPDATE and inserts the job; rolls
+    /// back when the guard matches no row.
+    async fn trigger_sync(
+        &self,
+        org_id: Uuid,
+        kb_id: Uuid,
+        source_id: Uuid,
+    ) -> StoreResult<TriggerOutcome>;
+    /// The source's state and last job, if the source is in this knowledge
+    /// base of this organization.
+    async fn sync_state(
+        &self,
+        org_id: Uuid,
+        kb_id: Uuid,
+        source_id: Uuid,
+    ) -> StoreResult<Option<SourceSyncState>>;
+}
+
+/// Opens (creating if needed) and migrates the database at `url`.
+///
+/// Accepted: `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a plain
+/// file path (SQLite).
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Invalid(
+            "PostgreSQL URLs are not supported by this build yet; use a SQLite file".into(),
+        ));
+    }
+    if let Some((scheme, _)) = url.split_once("://")
+        && scheme != "sqlite"
+    {
+        return Err(StoreError::Invalid(format!(
+            "unsupported database URL scheme {scheme:?}: expected sqlite:PATH or a file path"
+        )));
+    }
+    Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+}
+
+/// Checks a provider name and config before they reach the database.
+pub fn validate_source(provider: &str, config: &serde_json::Value) -> StoreResult<()> {
+    if !PROVIDERS.contains(&provider) {
+        return Err(StoreError::Invalid(format!(
+            "unknown provider {provider:?}; expected one of {}",
+            PROVIDERS.join(", ")
+        )));
+    }
+    if !config.is_object() {
+        return Err(StoreError::Invalid(
+            "a source config must be a JSON object".into(),
+        ));
+    }
+    Ok(())
+}

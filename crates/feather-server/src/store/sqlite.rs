@@ -1,0 +1,524 @@
+//! The embedded SQLite store (the default).
+//!
+//! WAL mode so readers never wait for the writer, a busy timeout so writers
+//! queue instead of failing, foreign keys on. Ids and timestamps are stored
+//! as text (hyphenated UUIDs, RFC 3339 UTC with microseconds), which keeps
+//! the file readable with the `sqlite3` shell.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiKeyRecord, KnowledgeBase, Organization, Source, SourceSyncState, Store, StoreError,
+    StoreResult, SyncJob, TriggerOutcome, validate_source,
+};
+
+/// How long a statement waits for the write lock before the request fails
+/// with 503.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Times a trigger re-checks a source that stopped syncing between its
+/// guarded UPDATE and the follow-up read.
+const TRIGGER_ATTEMPTS: usize = 3;
+
+/// The SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `url` (see [`super::open`]) and migrates it.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Invalid(format!("bad SQLite URL {url:?}: {e}")))?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database exists once per connection: keep one.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .min_connections(if in_memory { 1 } else { 0 })
+            .acquire_timeout(BUSY_TIMEOUT)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool (for the sync engine and tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection (checkpointing the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A timestamp as stored.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(column: &str, text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
+}
+
+fn parse_uuid(column: &str, text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
+}
+
+fn parse_status<T: FromStr<Err = feather_api::UnknownStatus>>(
+    column: &str,
+    text: &str,
+) -> StoreResult<T> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Typed column access with the column named in errors.
+trait RowExt {
+    fn text(&self, column: &str) -> StoreResult<String>;
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn uuid(&self, column: &str) -> StoreResult<Uuid>;
+    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>>;
+    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>>;
+    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
+    fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+}
+
+impl RowExt for SqliteRow {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get::<String, _>(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get::<Option<String>, _>(column)?)
+    }
+    fn uuid(&self, column: &str) -> StoreResult<Uuid> {
+        parse_uuid(column, &self.text(column)?)
+    }
+    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        self.opt_text(column)?
+            .map(|t| parse_uuid(column, &t))
+            .transpose()
+    }
+    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
+        parse_ts(column, &self.text(column)?)
+    }
+    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        self.opt_text(column)?
+            .map(|t| parse_ts(column, &t))
+            .transpose()
+    }
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.try_get::<i64, _>(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get::<Option<i64>, _>(column)?)
+    }
+}
+
+fn organization(row: &SqliteRow) -> StoreResult<Organization> {
+    Ok(Organization {
+        id: row.uuid("id")?,
+        name: row.text("name")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+fn api_key(row: &SqliteRow) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: row.text("id")?,
+        org_id: row.uuid("org_id")?,
+        name: row.text("name")?,
+        key_hash: row.try_get::<Vec<u8>, _>("key_hash")?,
+        created_at: row.time("created_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+fn knowledge_base(row: &SqliteRow) -> StoreResult<KnowledgeBase> {
+    Ok(KnowledgeBase {
+        id: row.uuid("id")?,
+        org_id: row.uuid("org_id")?,
+        name: row.text("name")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+fn source(row: &SqliteRow) -> StoreResult<Source> {
+    let config = row.text("config")?;
+    Ok(Source {
+        id: row.uuid("id")?,
+        kb_id: row.uuid("kb_id")?,
+        name: row.text("name")?,
+        provider: row.text("provider")?,
+        config: serde_json::from_str(&config)
+            .map_err(|e| StoreError::Corrupt(format!("config: {e}")))?,
+        status: parse_status("status", &row.text("status")?)?,
+        last_job_id: row.opt_uuid("last_job_id")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// Columns that [`job`] reads.
+const JOB_COLUMNS: &str = "id, source_id, status, total_items, processed_count, failed_count, \
+     error_message, attempts, created_at, started_at, completed_at";
+
+fn job(row: &SqliteRow) -> StoreResult<SyncJob> {
+    Ok(SyncJob {
+        id: row.uuid("id")?,
+        source_id: row.uuid("source_id")?,
+        status: parse_status("status", &row.text("status")?)?,
+        total_items: row.opt_int("total_items")?,
+        processed_count: row.int("processed_count")?,
+        failed_count: row.int("failed_count")?,
+        error_message: row.opt_text("error_message")?,
+        attempts: row.int("attempts")?,
+        created_at: row.time("created_at")?,
+        started_at: row.opt_time("started_at")?,
+        completed_at: row.opt_time("completed_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn is_empty(&self) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM organizations) AS any_org")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.int("any_org")? == 0)
+    }
+
+    async fn create_organization(&self, name: &str) -> StoreResult<Organization> {
+        let org = Organization {
+            id: Uuid::new_v4(),
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        };
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(org.id.to_string())
+            .bind(&org.name)
+            .bind(ts(org.created_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(org)
+    }
+
+    async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
+        sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(organization)
+            .collect()
+    }
+
+    async fn create_api_key(
+        &self,
+        org_id: Uuid,
+        id: &str,
+        name: &str,
+        key_hash: &[u8],
+    ) -> StoreResult<ApiKeyRecord> {
+        let record = ApiKeyRecord {
+            id: id.to_owned(),
+            org_id,
+            name: name.to_owned(),
+            key_hash: key_hash.to_vec(),
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO api_keys (id, org_id, name, key_hash, created_at) \
+             SELECT ?, id, ?, ?, ? FROM organizations WHERE id = ?",
+        )
+        .bind(&record.id)
+        .bind(&record.name)
+        .bind(&record.key_hash)
+        .bind(ts(record.created_at))
+        .bind(org_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("no organization {org_id}")));
+        }
+        Ok(record)
+    }
+
+    async fn find_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        sqlx::query(
+            "SELECT id, org_id, name, key_hash, created_at, revoked_at FROM api_keys WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(api_key)
+        .transpose()
+    }
+
+    async fn revoke_api_key(&self, id: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(ts(Utc::now()))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_api_keys(&self, org_id: Option<Uuid>) -> StoreResult<Vec<ApiKeyRecord>> {
+        sqlx::query(
+            "SELECT id, org_id, name, key_hash, created_at, revoked_at FROM api_keys \
+             WHERE ?1 IS NULL OR org_id = ?1 ORDER BY created_at, id",
+        )
+        .bind(org_id.map(|id| id.to_string()))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(api_key)
+        .collect()
+    }
+
+    async fn create_knowledge_base(&self, org_id: Uuid, name: &str) -> StoreResult<KnowledgeBase> {
+        let kb = KnowledgeBase {
+            id: Uuid::new_v4(),
+            org_id,
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO knowledge_bases (id, org_id, name, created_at) \
+             SELECT ?, id, ?, ? FROM organizations WHERE id = ?",
+        )
+        .bind(kb.id.to_string())
+        .bind(&kb.name)
+        .bind(ts(kb.created_at))
+        .bind(org_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("no organization {org_id}")));
+        }
+        Ok(kb)
+    }
+
+    async fn list_knowledge_bases(&self, org_id: Option<Uuid>) -> StoreResult<Vec<KnowledgeBase>> {
+        sqlx::query(
+            "SELECT id, org_id, name, created_at FROM knowledge_bases \
+             WHERE ?1 IS NULL OR org_id = ?1 ORDER BY created_at, id",
+        )
+        .bind(org_id.map(|id| id.to_string()))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(knowledge_base)
+        .collect()
+    }
+
+    async fn create_source(
+        &self,
+        kb_id: Uuid,
+        name: &str,
+        provider: &str,
+        config: &serde_json::Value,
+    ) -> StoreResult<Source> {
+        validate_source(provider, config)?;
+        let now = Utc::now();
+        let source = Source {
+            id: Uuid::new_v4(),
+            kb_id,
+            name: name.to_owned(),
+            provider: provider.to_owned(),
+            config: config.clone(),
+            status: feather_api::SourceStatus::Active,
+            last_job_id: None,
+            created_at: now,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
+             SELECT ?, id, ?, ?, ?, 'active', ?, ? FROM knowledge_bases WHERE id = ?",
+        )
+        .bind(source.id.to_string())
+        .bind(&source.name)
+        .bind(&source.provider)
+        .bind(config.to_string())
+        .bind(ts(now))
+        .bind(ts(now))
+        .bind(kb_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!("no knowledge base {kb_id}")));
+        }
+        Ok(source)
+    }
+
+    async fn list_sources(&self, kb_id: Option<Uuid>) -> StoreResult<Vec<Source>> {
+        sqlx::query(
+            "SELECT id, kb_id, name, provider, config, status, last_job_id, created_at FROM sources \
+             WHERE ?1 IS NULL OR kb_id = ?1 ORDER BY created_at, id",
+        )
+        .bind(kb_id.map(|id| id.to_string()))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(source)
+        .collect()
+    }
+
+    async fn list_jobs(&self, source_id: Uuid) -> StoreResult<Vec<SyncJob>> {
+        sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM sync_jobs WHERE source_id = ? ORDER BY created_at, id"
+        ))
+        .bind(source_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(job)
+        .collect()
+    }
+
+    async fn trigger_sync(
+        &self,
+        org_id: Uuid,
+        kb_id: Uuid,
+        source_id: Uuid,
+    ) -> StoreResult<TriggerOutcome> {
+        for _ in 0..TRIGGER_ATTEMPTS {
+            let now = Utc::now();
+            let job = SyncJob {
+                id: Uuid::new_v4(),
+                source_id,
+                status: feather_api::JobStatus::Queued,
+                total_items: None,
+                processed_count: 0,
+                failed_count: 0,
+                error_message: None,
+                attempts: 0,
+                created_at: now,
+                started_at: None,
+                completed_at: None,
+            };
+            let mut tx = self.pool.begin().await?;
+            // The guarded flip comes first: as the transaction's first
+            // statement is a write, SQLite takes the write lock at once
+            // (waiting up to the busy timeout) instead of failing to upgrade
+            // a read lock under contention.
+            let flipped = sqlx::query(
+                "UPDATE sources SET status = 'syncing', last_job_id = ?, updated_at = ? \
+                 WHERE id = ? AND kb_id = ? \
+                   AND kb_id IN (SELECT id FROM knowledge_bases WHERE org_id = ?) \
+                   AND status IN ('active', 'error')",
+            )
+            .bind(job.id.to_string())
+            .bind(ts(now))
+            .bind(source_id.to_string())
+            .bind(kb_id.to_string())
+            .bind(org_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if flipped.rows_affected() == 1 {
+                sqlx::query(
+                    "INSERT INTO sync_jobs (id, source_id, status, processed_count, created_at) \
+                     VALUES (?, ?, 'queued', 0, ?)",
+                )
+                .bind(job.id.to_string())
+                .bind(source_id.to_string())
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(TriggerOutcome::Queued(job));
+            }
+            tx.rollback().await?;
+
+            // Zero rows: tell "not yours / not there" from "already syncing".
+            let current = sqlx::query(
+                "SELECT s.status, s.last_job_id FROM sources s \
+                 JOIN knowledge_bases k ON k.id = s.kb_id \
+                 WHERE s.id = ? AND s.kb_id = ? AND k.org_id = ?",
+            )
+            .bind(source_id.to_string())
+            .bind(kb_id.to_string())
+            .bind(org_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = current else {
+                return Ok(TriggerOutcome::NotFound);
+            };
+            let status: feather_api::SourceStatus = parse_status("status", &row.text("status")?)?;
+            if status == feather_api::SourceStatus::Syncing {
+                return Ok(TriggerOutcome::AlreadySyncing(row.opt_uuid("last_job_id")?));
+            }
+            // The running sync finished in between: try again.
+        }
+        Err(StoreError::Unavailable(format!(
+            "source {source_id} kept changing state; retry the trigger"
+        )))
+    }
+
+    async fn sync_state(
+        &self,
+        org_id: Uuid,
+        kb_id: Uuid,
+        source_id: Uuid,
+    ) -> StoreResult<Option<SourceSyncState>> {
+        let row = sqlx::query(
+            "SELECT s.id AS s_id, s.status AS s_status, \
+                    j.id, j.source_id, j.status, j.total_items, j.processed_count, j.failed_count, \
+                    j.error_message, j.attempts, j.created_at, j.started_at, j.completed_at \
+             FROM sources s \
+             JOIN knowledge_bases k ON k.id = s.kb_id \
+             LEFT JOIN sync_jobs j ON j.id = s.last_job_id \
+             WHERE s.id = ? AND s.kb_id = ? AND k.org_id = ?",
+        )
+        .bind(source_id.to_string())
+        .bind(kb_id.to_string())
+        .bind(org_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let last_job = match row.opt_text("id")? {
+            Some(_) => Some(job(&row)?),
+            None => None,
+        };
+        Ok(Some(SourceSyncState {
+            source_id: row.uuid("s_id")?,
+            source_status: parse_status("s_status", &row.text("s_status")?)?,
+            last_job,
+        }))
+    }
+}

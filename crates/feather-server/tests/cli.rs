@@ -1,0 +1,253 @@
+//! The `feather-server` binary: admin commands, `openapi`, and `serve` with
+//! its demo banner and graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_feather-server");
+
+fn run(args: &[&str]) -> anyhow::Result<Output> {
+    Ok(Command::new(BIN)
+        .args(args)
+        .env_remove("FEATHER_DATABASE_URL")
+        .env_remove("FEATHER_BIND")
+        .output()?)
+}
+
+fn json_of(output: &Output) -> anyhow::Result<Value> {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+#[test]
+fn seed_demo_prints_the_documented_json() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("f.db").display());
+    let demo = json_of(&run(&[
+        "admin",
+        "seed-demo",
+        "--database-url",
+        &url,
+        "--json",
+    ])?)?;
+    for field in ["api_key", "org_id", "kb_id", "other_api_key"] {
+        assert!(demo[field].is_string(), "{field} in {demo}");
+    }
+    assert!(
+        demo["api_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("fth_"))
+    );
+    assert_ne!(demo["api_key"], demo["other_api_key"]);
+    let sources = demo["sources"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = sources.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(names.iter().any(|n| n.contains("fast")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("slow")), "{names:?}");
+    for source in &sources {
+        assert!(source["id"].is_string() && source["provider"].is_string());
+    }
+    Ok(())
+}
+
+#[test]
+fn admin_commands_create_list_and_revoke() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("f.db").display());
+    let admin = |args: &[&str]| -> anyhow::Result<Value> {
+        let mut all = vec!["admin", "--database-url", url.as_str(), "--json"];
+        all.extend_from_slice(args);
+        json_of(&run(&all)?)
+    };
+    let org = admin(&["create-org", "--name", "Acme"])?;
+    let org_id = org["id"].as_str().unwrap_or_default().to_owned();
+    let key = admin(&["create-key", "--org", &org_id, "--name", "ci"])?;
+    assert!(
+        key["api_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("fth_"))
+    );
+    let kb = admin(&["create-kb", "--org", &org_id, "--name", "Docs"])?;
+    let kb_id = kb["id"].as_str().unwrap_or_default().to_owned();
+    let source = admin(&[
+        "create-source",
+        "--kb",
+        &kb_id,
+        "--name",
+        "site",
+        "--provider",
+        "url",
+        "--config",
+        r#"{"roots": ["https://example.com"]}"#,
+    ])?;
+    assert_eq!(source["status"], "active");
+    assert_eq!(source["config"]["roots"][0], "https://example.com");
+
+    let keys = admin(&["list", "keys", "--org", &org_id])?;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    assert!(
+        !keys
+            .to_string()
+            .contains(key["api_key"].as_str().unwrap_or("?")),
+        "listing never shows a key"
+    );
+    let sources = admin(&["list", "sources", "--kb", &kb_id])?;
+    assert_eq!(sources[0]["name"], "site");
+
+    let key_id = key["id"].as_str().unwrap_or_default();
+    assert_eq!(admin(&["revoke-key", key_id])?["revoked"], true);
+    assert_eq!(admin(&["revoke-key", key_id])?["revoked"], false);
+    Ok(())
+}
+
+#[test]
+fn bad_admin_input_is_a_clear_error() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("f.db").display());
+    let kb = uuid::Uuid::new_v4().to_string();
+    for (args, expected) in [
+        (
+            vec![
+                "create-source",
+                "--kb",
+                &kb,
+                "--name",
+                "x",
+                "--provider",
+                "ftp",
+            ],
+            "unknown provider \"ftp\"",
+        ),
+        (
+            vec![
+                "create-source",
+                "--kb",
+                &kb,
+                "--name",
+                "x",
+                "--provider",
+                "url",
+                "--config",
+                "{",
+            ],
+            "--config is not valid JSON",
+        ),
+        (
+            vec![
+                "create-source",
+                "--kb",
+                &kb,
+                "--name",
+                "x",
+                "--provider",
+                "url",
+            ],
+            "no knowledge base",
+        ),
+    ] {
+        let mut all = vec!["admin", "--database-url", url.as_str()];
+        all.extend(args);
+        let output = run(&all)?;
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let output = run(&["admin", "--database-url", "mysql://x", "list", "orgs"])?;
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported database URL"));
+    Ok(())
+}
+
+#[test]
+fn openapi_prints_the_emitted_document() -> anyhow::Result<()> {
+    let printed = json_of(&run(&["openapi"])?)?;
+    let emitted = feather_api::openapi_document().map_err(anyhow::Error::msg)?;
+    assert_eq!(printed, emitted);
+    Ok(())
+}
+
+#[test]
+fn serve_seeds_an_empty_database_prints_curl_lines_and_stops_on_sigterm() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0", "--log-level", "warn"])
+        .current_dir(dir.path())
+        .env_remove("FEATHER_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = Vec::new();
+    // The banner ends with the last source's status curl line.
+    while banner
+        .iter()
+        .filter(|l: &&String| l.contains("/status"))
+        .count()
+        < 3
+    {
+        match lines.next() {
+            Some(line) => banner.push(line?),
+            None => break,
+        }
+    }
+    let text = banner.join("\n");
+    assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
+    let status_line = banner
+        .iter()
+        .find(|l| l.starts_with("curl") && l.contains("/status"))
+        .ok_or_else(|| anyhow::anyhow!("no curl line in {text}"))?;
+    // Run the printed curl line's request: key and URL as printed.
+    let key = status_line
+        .split('\'')
+        .nth(1)
+        .and_then(|h| h.strip_prefix("x-api-key: "))
+        .ok_or_else(|| anyhow::anyhow!("no key in {status_line}"))?;
+    let url = status_line
+        .split_whitespace()
+        .last()
+        .ok_or_else(|| anyhow::anyhow!("no URL in {status_line}"))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let answer: Value = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .header("x-api-key", key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    })?;
+    assert_eq!(answer["source_status"], "active");
+    assert!(
+        dir.path().join("feather.db").exists(),
+        "default database file"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill()?;
+            panic!("the server did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    Ok(())
+}
