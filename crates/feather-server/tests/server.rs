@@ -465,3 +465,54 @@ async fn healthz_checks_the_database() -> anyhow::Result<()> {
     assert_eq!(answer.json::<Value>().await?, json!({"status": "ok"}));
     server.server.shutdown().await
 }
+
+#[tokio::test]
+async fn request_logs_are_structured_and_never_contain_the_key() -> anyhow::Result<()> {
+    let (log, lines) = common::capturing();
+    let server = TestServer::start_logging_to(log).await?;
+    let client = server.client()?;
+    let source = server.source("fast");
+    trigger(&server, &client, source).await?;
+    status(&server, &client, source).await?;
+    let _ = error_response(trigger(&server, &client, source).await);
+    let stranger = format!("fth_{}", "Z".repeat(40));
+    let _ = error_response(status(&server, &server.client_with(&stranger)?, source).await);
+    let http = reqwest::Client::new();
+    http.get(format!("{}/status", server.sync_url("xx", "yy")))
+        .header("x-api-key", &server.demo.api_key)
+        .send()
+        .await?;
+    server.server.shutdown().await?;
+
+    let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
+    let completed: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("request completed"))
+        .collect();
+    assert_eq!(completed.len(), 5, "one line per request: {lines:#?}");
+    for line in &completed {
+        for field in [
+            "method=",
+            "uri=",
+            "response_code=",
+            "latency_us=",
+            "req_id=",
+        ] {
+            assert!(line.contains(field), "{field} missing in {line}");
+        }
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("sync queued") && l.contains("job_id="))
+    );
+    let secret = &server.demo.api_key["fth_".len()..];
+    for line in &lines {
+        assert!(!line.contains(secret), "the key leaked into: {line}");
+        assert!(
+            !line.contains(&stranger[4..]),
+            "a presented key leaked into: {line}"
+        );
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use feather_client::Client;
 use feather_server::demo::{DemoData, seed_demo};
@@ -26,13 +26,58 @@ pub fn quiet() -> slog::Logger {
     slog::Logger::root(slog::Discard, slog::o!())
 }
 
+/// A logger that keeps every record as one `msg key=value ...` line.
+pub fn capturing() -> (slog::Logger, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let drain = Capture(lines.clone());
+    (slog::Logger::root(drain, slog::o!()), lines)
+}
+
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl slog::Drain for Capture {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(
+        &self,
+        record: &slog::Record<'_>,
+        values: &slog::OwnedKVList,
+    ) -> Result<(), slog::Never> {
+        let mut line = record.msg().to_string();
+        let mut collect = Collect(&mut line);
+        // Formatting into a String cannot fail.
+        let _ = slog::KV::serialize(&record.kv(), record, &mut collect);
+        let _ = slog::KV::serialize(values, record, &mut collect);
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(line);
+        }
+        Ok(())
+    }
+}
+
+struct Collect<'a>(&'a mut String);
+
+impl slog::Serializer for Collect<'_> {
+    fn emit_arguments(&mut self, key: slog::Key, value: &std::fmt::Arguments<'_>) -> slog::Result {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {key}={value}");
+        Ok(())
+    }
+}
+
 impl TestServer {
     /// Starts a server on a fresh database with the demo seeded.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_logging_to(quiet()).await
+    }
+
+    /// [`TestServer::start`] with the server logging to `log`.
+    pub async fn start_logging_to(log: slog::Logger) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let store = store::open(&Self::url_in(&dir)).await?;
         let demo = seed_demo(store.as_ref()).await?;
-        let server = start(store.clone(), "127.0.0.1:0".parse()?, quiet())?;
+        let server = start(store.clone(), "127.0.0.1:0".parse()?, log)?;
         Ok(TestServer {
             server,
             store,
