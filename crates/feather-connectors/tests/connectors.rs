@@ -223,7 +223,10 @@ async fn local_reads_text_markdown_and_html_under_the_root() -> anyhow::Result<(
         ["guide/intro.txt", "guide/page.html", "readme.md"]
     );
     assert_eq!(out.items["guide/page.html"].as_deref(), Some("Page"));
-    assert_eq!(out.texts["guide/page.html"], "html body", "the title is not body text");
+    assert_eq!(
+        out.texts["guide/page.html"], "html body",
+        "the title is not body text"
+    );
     assert_eq!(out.texts["readme.md"], "# Readme\nHello");
     assert_eq!(
         out.failures.get("broken.txt").map(String::as_str),

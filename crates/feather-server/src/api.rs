@@ -11,6 +11,7 @@ use feather_api::{
     ApiError, ApiKey, FeatherApi, SourcePath, SyncStatusResponse, SyncTriggerResponse,
 };
 use slog::{info, warn};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::auth::{AuthError, Authenticator};
@@ -23,14 +24,17 @@ pub struct ServerState {
     pub store: Arc<dyn Store>,
     /// API key verification.
     pub auth: Authenticator,
+    /// Wakes an idle sync worker when a job is queued.
+    pub wake: Arc<Notify>,
 }
 
 impl ServerState {
-    /// State over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// State over `store`; `wake` is shared with the sync engine.
+    pub fn new(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
         ServerState {
             auth: Authenticator::new(store.clone()),
             store,
+            wake,
         }
     }
 
@@ -82,6 +86,7 @@ impl FeatherApi for FeatherServerImpl {
             .map_err(store_error)?
         {
             TriggerOutcome::Queued(job) => {
+                state.wake.notify_one();
                 info!(rqctx.log, "sync queued";
                     "org_id" => %org_id, "source_id" => %source_id, "job_id" => %job.id);
                 Ok(HttpResponseOk(SyncTriggerResponse {

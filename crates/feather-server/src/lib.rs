@@ -3,6 +3,7 @@
 //! - [`store`]: persistent state behind the [`store::Store`] trait (SQLite);
 //! - [`auth`]: API keys (generation, hashing, verification with a short cache);
 //! - [`api`]: the `feather-api` trait implemented over the store;
+//! - [`engine`]: the sync engine (workers, leases, reaper) over `feather-connectors`;
 //! - [`server`]: starting, logging and stopping the dropshot server;
 //! - [`demo`] and [`admin`]: seeding and operator commands.
 //!
@@ -12,6 +13,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod demo;
+pub mod engine;
 pub mod server;
 pub mod store;
 

@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use dropshot::ConfigLoggingLevel;
 use feather_server::admin::{self, AdminCommand};
 use feather_server::demo::{curl_lines, seed_demo};
+use feather_server::engine::EngineConfig;
 use feather_server::{LogFormat, logger, shutdown_signal, start, store};
 
 /// Serves the Feather knowledge-base sync API (trigger a connector sync, read
@@ -58,6 +60,20 @@ struct ServeArgs {
     /// Do not seed demo data into an empty database.
     #[arg(long)]
     no_demo: bool,
+    /// Sync jobs this server runs at once; 0 runs no sync engine here (jobs
+    /// wait for another server sharing the database).
+    #[arg(long, env = "FEATHER_WORKERS", default_value_t = 4)]
+    workers: usize,
+    /// Lease of a running job, in ms: a job whose server died is retried
+    /// after at most this long.
+    #[arg(long, env = "FEATHER_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(300..))]
+    lease_ms: u64,
+    /// Claims per job before it is failed.
+    #[arg(long, env = "FEATHER_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..))]
+    max_attempts: i64,
+    /// How long shutdown waits for running jobs to be given back, in ms.
+    #[arg(long, env = "FEATHER_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    shutdown_grace_ms: u64,
     /// Log line format.
     #[arg(long, env = "FEATHER_LOG_FORMAT", value_enum, default_value = "pretty")]
     log_format: LogFormat,
@@ -112,7 +128,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let server = start(store, args.bind, log)?;
+    let engine = (args.workers > 0).then(|| EngineConfig {
+        workers: args.workers,
+        lease: Duration::from_millis(args.lease_ms),
+        max_attempts: args.max_attempts,
+        shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+        ..EngineConfig::default()
+    });
+    let server = start(store, args.bind, engine, log)?;
     let base_url = format!("http://{}", server.local_addr());
     println!("feather-server listening on {base_url} (database {url})");
     match demo {

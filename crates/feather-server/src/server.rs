@@ -16,7 +16,10 @@ use feather_api::ApiError;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use tokio::sync::Notify;
+
 use crate::api::{FeatherServerImpl, ServerState, store_error};
+use crate::engine::{Engine, EngineConfig};
 use crate::store::Store;
 
 /// Format of the server's log lines (one per request, plus lifecycle events).
@@ -62,9 +65,10 @@ async fn healthz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<He
     Ok(HttpResponseOk(Health { status: "ok" }))
 }
 
-/// A running server.
+/// A running server (and its sync engine, if started with one).
 pub struct RunningServer {
     server: HttpServer<ServerState>,
+    engine: Option<Engine>,
 }
 
 impl RunningServer {
@@ -73,21 +77,31 @@ impl RunningServer {
         self.server.local_addr()
     }
 
-    /// Stops accepting connections and waits for in-flight requests.
+    /// Stops accepting connections, waits for in-flight requests, then
+    /// stops the sync engine (running jobs go back to the queue).
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.server
+        let closed = self
+            .server
             .close()
             .await
-            .map_err(|e| anyhow!("server shutdown failed: {e}"))
+            .map_err(|e| anyhow!("server shutdown failed: {e}"));
+        if let Some(engine) = self.engine {
+            engine.shutdown().await;
+        }
+        closed
     }
 }
 
-/// Starts serving the Feather API over `store` on `bind`.
+/// Starts serving the Feather API over `store` on `bind`, with a sync
+/// engine unless `engine` is `None` (then jobs stay queued for another
+/// server's workers).
 pub fn start(
     store: Arc<dyn Store>,
     bind: SocketAddr,
+    engine: Option<EngineConfig>,
     log: slog::Logger,
 ) -> anyhow::Result<RunningServer> {
+    let wake = Arc::new(Notify::new());
     let mut api = feather_api::feather_api_mod::api_description::<FeatherServerImpl>()
         .map_err(|e| anyhow!("invalid API description: {e}"))?;
     api.register(healthz)
@@ -101,11 +115,23 @@ pub fn start(
         log_headers: Vec::new(),
         ..Default::default()
     };
-    let server = ServerBuilder::new(api, ServerState::new(store), log)
-        .config(config)
-        .start()
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    Ok(RunningServer { server })
+    let server = ServerBuilder::new(
+        api,
+        ServerState::new(store.clone(), wake.clone()),
+        log.clone(),
+    )
+    .config(config)
+    .start()
+    .with_context(|| format!("cannot listen on {bind}"))?;
+    let engine = engine.map(|config| {
+        Engine::start(
+            store,
+            config,
+            wake,
+            log.new(slog::o!("component" => "sync")),
+        )
+    });
+    Ok(RunningServer { server, engine })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -60,7 +60,7 @@ async fn trigger(
 async fn status_before_any_sync_has_nulls_then_trigger_shows_the_job() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let client = server.client()?;
-    let source = server.source("fast");
+    let source = server.source("slow");
 
     let before = status(&server, &client, source).await?.into_inner();
     assert_eq!(before.source_id, source);
@@ -80,9 +80,12 @@ async fn status_before_any_sync_has_nulls_then_trigger_shows_the_job() -> anyhow
     let after = status(&server, &client, source).await?.into_inner();
     assert_eq!(after.source_status, "syncing");
     assert_eq!(after.last_sync_job_id, Some(queued.job_id));
-    assert_eq!(after.last_sync_status.as_deref(), Some("queued"));
-    assert_eq!(after.processed_count, Some(0));
-    assert_eq!(after.total_items, None);
+    // A worker may have claimed it already.
+    let job_status = after.last_sync_status.unwrap_or_default();
+    assert!(
+        ["queued", "processing"].contains(&job_status.as_str()),
+        "{job_status}"
+    );
 
     let jobs = server.store.list_jobs(source).await?;
     assert_eq!(
@@ -189,10 +192,9 @@ async fn triggers_on_a_hundred_sources_in_parallel_all_succeed() -> anyhow::Resu
             .store
             .sync_state(server.demo.org_id, server.demo.kb_id, source)
             .await?;
-        assert_eq!(
-            state.map(|s| s.source_status),
-            Some(feather_api::SourceStatus::Syncing)
-        );
+        let last = state.and_then(|s| s.last_job).map(|j| j.id);
+        assert!(last.is_some_and(|id| jobs.contains(&id)), "{source}");
+        assert_eq!(server.store.list_jobs(source).await?.len(), 1);
     }
     server.server.shutdown().await
 }
@@ -441,7 +443,12 @@ async fn a_restart_on_the_same_file_keeps_every_row() -> anyhow::Result<()> {
     // The source list after the trigger: the slow source now points at its job.
     let after: Vec<_> = store.list_sources(None).await?;
     assert_eq!(after.len(), sources.len());
-    let server = feather_server::start(store.clone(), "127.0.0.1:0".parse()?, common::quiet())?;
+    let server = feather_server::start(
+        store.clone(),
+        "127.0.0.1:0".parse()?,
+        Some(common::engine()),
+        common::quiet(),
+    )?;
     let second = TestServer {
         server,
         store,

@@ -164,6 +164,95 @@ pub struct SourceSyncState {
     pub last_job: Option<SyncJob>,
 }
 
+/// A job a worker has claimed, with what it needs to run it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimedJob {
+    /// The job (now `processing`, attempts counted).
+    pub job: SyncJob,
+    /// The source's provider.
+    pub provider: String,
+    /// The source's config.
+    pub config: serde_json::Value,
+}
+
+/// A document to store (or to find unchanged).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentWrite {
+    /// Id within the source.
+    pub external_id: String,
+    /// Title, if any.
+    pub title: Option<String>,
+    /// Extracted text.
+    pub text: String,
+    /// Raw size.
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the text.
+    pub content_hash: String,
+}
+
+/// A stored document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Document {
+    /// Id within the source.
+    pub external_id: String,
+    /// Title, if any.
+    pub title: Option<String>,
+    /// Hex SHA-256 of the text.
+    pub content_hash: String,
+    /// Raw size.
+    pub size_bytes: i64,
+    /// Extracted text.
+    pub text: String,
+    /// First stored.
+    pub created_at: DateTime<Utc>,
+    /// Last time the content changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Counters a worker reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Items found so far, once known.
+    pub total_items: Option<i64>,
+    /// Items processed (ingested, unchanged or failed).
+    pub processed_count: i64,
+    /// Items that failed.
+    pub failed_count: i64,
+}
+
+/// One batch of a running job's work, written in one transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Items read.
+    pub documents: Vec<DocumentWrite>,
+    /// Ids of items that failed (their old documents are kept).
+    pub failed_ids: Vec<String>,
+    /// Counters after this batch.
+    pub progress: Progress,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finish {
+    /// `completed`, `partial_failure` or `failed`.
+    pub status: JobStatus,
+    /// Why, for `failed` and `partial_failure`.
+    pub error_message: Option<String>,
+    /// Delete the source's documents this job did not see (a complete run).
+    pub delete_unseen: bool,
+}
+
+/// What one reaper pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Jobs with an expired lease put back in the queue.
+    pub retried: Vec<Uuid>,
+    /// Jobs with an expired lease and no attempts left, now `failed`.
+    pub failed: Vec<Uuid>,
+    /// Sources found `syncing` without a live job, set back to a resting status.
+    pub repaired_sources: u64,
+}
+
 /// Outcome of a trigger attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TriggerOutcome {
@@ -230,6 +319,35 @@ pub trait Store: Send + Sync + fmt::Debug {
         kb_id: Uuid,
         source_id: Uuid,
     ) -> StoreResult<TriggerOutcome>;
+    /// Claims the oldest queued job for `owner` with a lease until
+    /// `lease_until`, resetting its counters and stamping `started_at`.
+    async fn claim_job(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<ClaimedJob>>;
+    /// Writes a batch and the counters, renewing the lease; false (and
+    /// nothing written) if `owner` no longer holds the job.
+    async fn record_batch(
+        &self,
+        job: &SyncJob,
+        owner: &str,
+        batch: &Batch,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Ends the job and puts its source back to rest (`active`, or `error`
+    /// when the job failed); false if `owner` no longer holds the job.
+    async fn finish_job(&self, job: &SyncJob, owner: &str, finish: &Finish) -> StoreResult<bool>;
+    /// Gives a job back to the queue (graceful shutdown); the attempt is not counted.
+    async fn release_job(&self, job_id: Uuid, owner: &str) -> StoreResult<bool>;
+    /// Retries or fails jobs whose lease expired before `now`, and repairs
+    /// sources left `syncing` without a live job.
+    async fn reap(&self, now: DateTime<Utc>, max_attempts: i64) -> StoreResult<ReapReport>;
+    /// Documents of a source, by external id.
+    async fn list_documents(&self, source_id: Uuid) -> StoreResult<Vec<Document>>;
+    /// One job by id.
+    async fn find_job(&self, job_id: Uuid) -> StoreResult<Option<SyncJob>>;
+
     /// The source's state and last job, if the source is in this knowledge
     /// base of this organization.
     async fn sync_state(

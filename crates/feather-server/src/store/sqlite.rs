@@ -18,8 +18,9 @@ use sqlx::sqlite::{
 use uuid::Uuid;
 
 use super::{
-    ApiKeyRecord, KnowledgeBase, Organization, Source, SourceSyncState, Store, StoreError,
-    StoreResult, SyncJob, TriggerOutcome, validate_source,
+    ApiKeyRecord, Batch, ClaimedJob, Document, Finish, KnowledgeBase, Organization, ReapReport,
+    Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob, TriggerOutcome,
+    validate_source,
 };
 
 /// How long a statement waits for the write lock before the request fails
@@ -486,6 +487,263 @@ impl Store for SqliteStore {
         Err(StoreError::Unavailable(format!(
             "source {source_id} kept changing state; retry the trigger"
         )))
+    }
+
+    async fn claim_job(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<ClaimedJob>> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(&format!(
+            "UPDATE sync_jobs SET status = 'processing', lease_owner = ?, lease_expires_at = ?, \
+                 attempts = attempts + 1, started_at = ?, completed_at = NULL, total_items = NULL, \
+                 processed_count = 0, failed_count = 0, error_message = NULL \
+             WHERE id = (SELECT id FROM sync_jobs WHERE status = 'queued' \
+                         ORDER BY created_at, id LIMIT 1) \
+               AND status = 'queued' \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(ts(lease_until))
+        .bind(ts(Utc::now()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let job = job(&row)?;
+        let source = sqlx::query("SELECT provider, config FROM sources WHERE id = ?")
+            .bind(job.source_id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let config = source.text("config")?;
+        let claimed = ClaimedJob {
+            provider: source.text("provider")?,
+            config: serde_json::from_str(&config)
+                .map_err(|e| StoreError::Corrupt(format!("config: {e}")))?,
+            job,
+        };
+        tx.commit().await?;
+        Ok(Some(claimed))
+    }
+
+    async fn record_batch(
+        &self,
+        job: &SyncJob,
+        owner: &str,
+        batch: &Batch,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let held = sqlx::query(
+            "UPDATE sync_jobs SET total_items = ?, processed_count = ?, failed_count = ?, \
+                 lease_expires_at = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'processing'",
+        )
+        .bind(batch.progress.total_items)
+        .bind(batch.progress.processed_count)
+        .bind(batch.progress.failed_count)
+        .bind(ts(lease_until))
+        .bind(job.id.to_string())
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let job_id = job.id.to_string();
+        let source_id = job.source_id.to_string();
+        let now = ts(Utc::now());
+        for doc in &batch.documents {
+            // Unchanged content: only note that this job saw it.
+            let unchanged = sqlx::query(
+                "UPDATE documents SET last_seen_job_id = ? \
+                 WHERE source_id = ? AND external_id = ? AND content_hash = ?",
+            )
+            .bind(&job_id)
+            .bind(&source_id)
+            .bind(&doc.external_id)
+            .bind(&doc.content_hash)
+            .execute(&mut *tx)
+            .await?;
+            if unchanged.rows_affected() == 1 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO documents (id, source_id, external_id, title, content_hash, size_bytes, \
+                     text, last_seen_job_id, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (source_id, external_id) DO UPDATE SET \
+                     title = excluded.title, content_hash = excluded.content_hash, \
+                     size_bytes = excluded.size_bytes, text = excluded.text, \
+                     last_seen_job_id = excluded.last_seen_job_id, updated_at = excluded.updated_at",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(&source_id)
+            .bind(&doc.external_id)
+            .bind(&doc.title)
+            .bind(&doc.content_hash)
+            .bind(doc.size_bytes)
+            .bind(&doc.text)
+            .bind(&job_id)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for external_id in &batch.failed_ids {
+            // A failed item keeps its previous version.
+            sqlx::query(
+                "UPDATE documents SET last_seen_job_id = ? WHERE source_id = ? AND external_id = ?",
+            )
+            .bind(&job_id)
+            .bind(&source_id)
+            .bind(external_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn finish_job(&self, job: &SyncJob, owner: &str, finish: &Finish) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let now = ts(Utc::now());
+        let ended = sqlx::query(
+            "UPDATE sync_jobs SET status = ?, error_message = ?, completed_at = ?, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = ? AND lease_owner = ? AND status = 'processing'",
+        )
+        .bind(finish.status.as_str())
+        .bind(&finish.error_message)
+        .bind(&now)
+        .bind(job.id.to_string())
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if finish.delete_unseen {
+            sqlx::query("DELETE FROM documents WHERE source_id = ? AND last_seen_job_id != ?")
+                .bind(job.source_id.to_string())
+                .bind(job.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rest = if finish.status == feather_api::JobStatus::Failed {
+            "error"
+        } else {
+            "active"
+        };
+        sqlx::query(
+            "UPDATE sources SET status = ?, updated_at = ? \
+             WHERE id = ? AND last_job_id = ? AND status = 'syncing'",
+        )
+        .bind(rest)
+        .bind(&now)
+        .bind(job.source_id.to_string())
+        .bind(job.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn release_job(&self, job_id: Uuid, owner: &str) -> StoreResult<bool> {
+        let released = sqlx::query(
+            "UPDATE sync_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
+                 attempts = MAX(attempts - 1, 0), started_at = NULL \
+             WHERE id = ? AND lease_owner = ? AND status = 'processing'",
+        )
+        .bind(job_id.to_string())
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(released.rows_affected() == 1)
+    }
+
+    async fn reap(&self, now: DateTime<Utc>, max_attempts: i64) -> StoreResult<ReapReport> {
+        let now = ts(now);
+        let mut tx = self.pool.begin().await?;
+        let failed = sqlx::query(
+            "UPDATE sync_jobs SET status = 'failed', completed_at = ?, \
+                 lease_owner = NULL, lease_expires_at = NULL, \
+                 error_message = 'The sync stopped making progress: its worker stopped ' \
+                     || 'renewing its lease on each of ' || attempts || ' attempts.' \
+             WHERE status = 'processing' AND lease_expires_at < ? AND attempts >= ? \
+             RETURNING id",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(max_attempts)
+        .fetch_all(&mut *tx)
+        .await?;
+        let retried = sqlx::query(
+            "UPDATE sync_jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL \
+             WHERE status = 'processing' AND lease_expires_at < ? \
+             RETURNING id",
+        )
+        .bind(&now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let repaired = sqlx::query(
+            "UPDATE sources SET updated_at = ?, status = CASE \
+                 WHEN (SELECT j.status FROM sync_jobs j WHERE j.id = sources.last_job_id) \
+                      IN ('completed', 'partial_failure') THEN 'active' ELSE 'error' END \
+             WHERE status = 'syncing' AND NOT EXISTS ( \
+                 SELECT 1 FROM sync_jobs j WHERE j.id = sources.last_job_id \
+                   AND j.status IN ('queued', 'processing'))",
+        )
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let ids = |rows: Vec<SqliteRow>| -> StoreResult<Vec<Uuid>> {
+            rows.iter().map(|r| r.uuid("id")).collect()
+        };
+        Ok(ReapReport {
+            retried: ids(retried)?,
+            failed: ids(failed)?,
+            repaired_sources: repaired.rows_affected(),
+        })
+    }
+
+    async fn list_documents(&self, source_id: Uuid) -> StoreResult<Vec<Document>> {
+        sqlx::query(
+            "SELECT external_id, title, content_hash, size_bytes, text, created_at, updated_at \
+             FROM documents WHERE source_id = ? ORDER BY external_id",
+        )
+        .bind(source_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Document {
+                external_id: row.text("external_id")?,
+                title: row.opt_text("title")?,
+                content_hash: row.text("content_hash")?,
+                size_bytes: row.int("size_bytes")?,
+                text: row.text("text")?,
+                created_at: row.time("created_at")?,
+                updated_at: row.time("updated_at")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn find_job(&self, job_id: Uuid) -> StoreResult<Option<SyncJob>> {
+        sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM sync_jobs WHERE id = ?"))
+            .bind(job_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(job)
+            .transpose()
     }
 
     async fn sync_state(

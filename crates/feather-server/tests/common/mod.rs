@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use feather_client::Client;
 use feather_server::demo::{DemoData, seed_demo};
+use feather_server::engine::EngineConfig;
 use feather_server::store::{self, Store};
 use feather_server::{RunningServer, start};
 use tempfile::TempDir;
@@ -19,6 +20,16 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     pub demo: DemoData,
     pub dir: TempDir,
+}
+
+/// Engine settings for tests: the defaults, with a short lease and poll.
+pub fn engine() -> EngineConfig {
+    EngineConfig {
+        lease: std::time::Duration::from_secs(3),
+        poll_interval: std::time::Duration::from_millis(100),
+        shutdown_grace: std::time::Duration::from_secs(5),
+        ..EngineConfig::default()
+    }
 }
 
 /// A logger that drops everything (tests assert on responses, not logs).
@@ -77,7 +88,7 @@ impl TestServer {
         let dir = tempfile::tempdir()?;
         let store = store::open(&Self::url_in(&dir)).await?;
         let demo = seed_demo(store.as_ref()).await?;
-        let server = start(store.clone(), "127.0.0.1:0".parse()?, log)?;
+        let server = start(store.clone(), "127.0.0.1:0".parse()?, Some(engine()), log)?;
         Ok(TestServer {
             server,
             store,
