@@ -1,0 +1,206 @@
+//! Crash recovery: the `feather-server` process is killed with SIGKILL in
+//! the middle of a sync and started again on the same database file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use feather_client::Client;
+use feather_client::types::SyncStatusResponse;
+use serde_json::Value;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_feather-server");
+const LEASE_MS: u64 = 1_500;
+
+/// A server process, killed when dropped.
+struct Process {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(url: &str, extra: &[&str]) -> anyhow::Result<Process> {
+    let lease = LEASE_MS.to_string();
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0", "--database-url", url, "--no-demo"])
+        .args(["--lease-ms", &lease, "--log-level", "warn"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first)?;
+    let base_url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .ok_or_else(|| anyhow::anyhow!("no address in {first:?}"))?
+        .to_owned();
+    Ok(Process { child, base_url })
+}
+
+fn admin(url: &str, args: &[&str]) -> anyhow::Result<Value> {
+    let output = Command::new(BIN)
+        .args(["admin", "--database-url", url, "--json"])
+        .args(args)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    url: String,
+    key: String,
+    kb: Uuid,
+    source: Uuid,
+}
+
+/// A database with the demo and a ~3 s synthetic source.
+fn setup() -> anyhow::Result<Setup> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("crash.db").display());
+    let demo = admin(&url, &["seed-demo"])?;
+    let kb = demo["kb_id"].as_str().unwrap_or_default().to_owned();
+    let source = admin(
+        &url,
+        &[
+            "create-source",
+            "--kb",
+            &kb,
+            "--name",
+            "crash-test",
+            "--provider",
+            "synthetic",
+            "--config",
+            r#"{"items": 60, "item_delay_ms": 50}"#,
+        ],
+    )?;
+    Ok(Setup {
+        key: demo["api_key"].as_str().unwrap_or_default().to_owned(),
+        kb: kb.parse()?,
+        source: source["id"].as_str().unwrap_or_default().parse()?,
+        url,
+        _dir: dir,
+    })
+}
+
+async fn status(client: &Client, setup: &Setup) -> anyhow::Result<SyncStatusResponse> {
+    Ok(client
+        .get_sync_status()
+        .kb_id(setup.kb)
+        .source_id(setup.source)
+        .send()
+        .await?
+        .into_inner())
+}
+
+async fn wait_for(
+    client: &Client,
+    setup: &Setup,
+    limit: Duration,
+    done: impl Fn(&SyncStatusResponse) -> bool,
+) -> anyhow::Result<SyncStatusResponse> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = status(client, setup).await?;
+        if done(&s) {
+            return Ok(s);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "gave up after {limit:?}: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts a sync and kills the server once it has made progress.
+async fn start_and_kill(
+    setup: &Setup,
+    extra: &[&str],
+) -> anyhow::Result<(Uuid, SyncStatusResponse)> {
+    let process = spawn(&setup.url, extra)?;
+    let client = Client::with_api_key(&process.base_url, &setup.key)?;
+    let job = client
+        .trigger_sync()
+        .kb_id(setup.kb)
+        .source_id(setup.source)
+        .send()
+        .await?
+        .into_inner()
+        .job_id;
+    let mid = wait_for(&client, setup, Duration::from_secs(10), |s| {
+        s.last_sync_status.as_deref() == Some("processing") && s.processed_count.unwrap_or(0) > 0
+    })
+    .await?;
+    drop(process); // SIGKILL
+    Ok((job, mid))
+}
+
+#[tokio::test]
+async fn a_killed_server_s_job_is_retried_after_restart() -> anyhow::Result<()> {
+    let setup = setup()?;
+    let (job, mid) = start_and_kill(&setup, &[]).await?;
+    let killed_at = Instant::now();
+
+    let process = spawn(&setup.url, &[])?;
+    let client = Client::with_api_key(&process.base_url, &setup.key)?;
+    // Within the lease (plus a reaper period and slack) the job is claimed
+    // again: a new start time.
+    let retried = wait_for(&client, &setup, Duration::from_millis(LEASE_MS * 3), |s| {
+        s.last_sync_started_at != mid.last_sync_started_at
+    })
+    .await?;
+    assert_eq!(
+        retried.last_sync_job_id,
+        Some(job),
+        "the same job is retried"
+    );
+    let reclaimed_after = killed_at.elapsed();
+    let end = wait_for(&client, &setup, Duration::from_secs(20), |s| {
+        s.source_status != "syncing"
+    })
+    .await?;
+    assert_eq!(end.last_sync_status.as_deref(), Some("completed"));
+    assert_eq!(end.source_status, "active");
+    assert_eq!(end.processed_count, Some(60));
+    let jobs = admin(
+        &setup.url,
+        &["list", "jobs", "--source", &setup.source.to_string()],
+    )?;
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1));
+    assert_eq!(jobs[0]["attempts"], 2);
+    println!("job reclaimed {reclaimed_after:?} after SIGKILL (lease {LEASE_MS} ms)");
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_no_attempts_left_a_killed_job_fails_clearly() -> anyhow::Result<()> {
+    let setup = setup()?;
+    let (job, _) = start_and_kill(&setup, &["--max-attempts", "1"]).await?;
+
+    let process = spawn(&setup.url, &["--max-attempts", "1"])?;
+    let client = Client::with_api_key(&process.base_url, &setup.key)?;
+    let end = wait_for(&client, &setup, Duration::from_millis(LEASE_MS * 3), |s| {
+        s.source_status != "syncing"
+    })
+    .await?;
+    assert_eq!(end.last_sync_job_id, Some(job));
+    assert_eq!(end.last_sync_status.as_deref(), Some("failed"));
+    assert_eq!(end.source_status, "error");
+    let message = end.error_message.unwrap_or_default();
+    assert!(message.contains("stopped renewing its lease"), "{message}");
+    Ok(())
+}

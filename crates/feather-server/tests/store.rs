@@ -1,0 +1,131 @@
+//! Store-level guarantees of the job queue: lease-guarded writes, the reaper.
+
+use chrono::{TimeDelta, Utc};
+use feather_api::{JobStatus, SourceStatus};
+use feather_server::store::sqlite::SqliteStore;
+use feather_server::store::{Batch, Finish, Store, TriggerOutcome};
+use serde_json::json;
+use uuid::Uuid;
+
+struct Fixture {
+    store: SqliteStore,
+    org: Uuid,
+    kb: Uuid,
+    source: Uuid,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> anyhow::Result<Fixture> {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("s.db").display())).await?;
+    let org = store.create_organization("acme").await?.id;
+    let kb = store.create_knowledge_base(org, "kb").await?.id;
+    let source = store
+        .create_source(kb, "s", "synthetic", &json!({}))
+        .await?
+        .id;
+    Ok(Fixture {
+        store,
+        org,
+        kb,
+        source,
+        _dir: dir,
+    })
+}
+
+fn done() -> Finish {
+    Finish {
+        status: JobStatus::Completed,
+        error_message: None,
+        delete_unseen: true,
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_cannot_write() -> anyhow::Result<()> {
+    let f = fixture().await?;
+    let TriggerOutcome::Queued(_) = f.store.trigger_sync(f.org, f.kb, f.source).await? else {
+        anyhow::bail!("trigger refused");
+    };
+    let past = Utc::now() - TimeDelta::seconds(1);
+    let a = f
+        .store
+        .claim_job("a", past)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no job"))?;
+    let report = f.store.reap(Utc::now(), 3).await?;
+    assert_eq!(report.retried, [a.job.id]);
+    let future = Utc::now() + TimeDelta::seconds(30);
+    let b = f
+        .store
+        .claim_job("b", future)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no job"))?;
+    assert_eq!((b.job.id, b.job.attempts), (a.job.id, 2));
+
+    assert!(
+        !f.store
+            .record_batch(&a.job, "a", &Batch::default(), future)
+            .await?
+    );
+    assert!(!f.store.finish_job(&a.job, "a", &done()).await?);
+    assert!(!f.store.release_job(a.job.id, "a").await?);
+    assert!(
+        f.store
+            .record_batch(&b.job, "b", &Batch::default(), future)
+            .await?
+    );
+    assert!(f.store.finish_job(&b.job, "b", &done()).await?);
+    let state = f.store.sync_state(f.org, f.kb, f.source).await?;
+    assert_eq!(state.map(|s| s.source_status), Some(SourceStatus::Active));
+    assert!(
+        f.store.claim_job("c", future).await?.is_none(),
+        "the queue is empty"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_jobs_without_attempts_left_fail_and_their_source_errors() -> anyhow::Result<()> {
+    let f = fixture().await?;
+    let TriggerOutcome::Queued(job) = f.store.trigger_sync(f.org, f.kb, f.source).await? else {
+        anyhow::bail!("trigger refused");
+    };
+    let past = Utc::now() - TimeDelta::seconds(1);
+    f.store.claim_job("a", past).await?;
+    // A lease that has not expired is left alone.
+    let report = f.store.reap(past - TimeDelta::seconds(1), 1).await?;
+    assert!(report.failed.is_empty() && report.retried.is_empty());
+
+    let report = f.store.reap(Utc::now(), 1).await?;
+    assert_eq!(report.failed, [job.id]);
+    let job = f
+        .store
+        .find_job(job.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("job gone"))?;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(job.completed_at.is_some());
+    assert!(job.error_message.unwrap_or_default().contains("1 attempts"));
+    let state = f.store.sync_state(f.org, f.kb, f.source).await?;
+    assert_eq!(state.map(|s| s.source_status), Some(SourceStatus::Error));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_source_left_syncing_without_a_live_job_is_repaired() -> anyhow::Result<()> {
+    let f = fixture().await?;
+    // As an older server version or a manual edit could leave it.
+    sqlx::query("UPDATE sources SET status = 'syncing' WHERE id = ?")
+        .bind(f.source.to_string())
+        .execute(f.store.pool())
+        .await?;
+    let report = f.store.reap(Utc::now(), 3).await?;
+    assert_eq!(report.repaired_sources, 1);
+    let state = f.store.sync_state(f.org, f.kb, f.source).await?;
+    assert_eq!(state.map(|s| s.source_status), Some(SourceStatus::Error));
+    // A queued job is live: its source is left syncing.
+    f.store.trigger_sync(f.org, f.kb, f.source).await?;
+    assert_eq!(f.store.reap(Utc::now(), 3).await?.repaired_sources, 0);
+    Ok(())
+}
