@@ -1,0 +1,864 @@
+//! Parameters, request bodies, responses and the schemas inside them,
+//! compared in the direction the data flows.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use crate::{At, Doc, Findings, Severity, is_annotation, object, rule, token};
+
+/// Which way the data flows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Client → server: the server may not start demanding more.
+    Request,
+    /// Server → client: the server may not start sending more.
+    Response,
+}
+
+/// What a schema is, for rule ids and messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    Parameter,
+    Body,
+    Property,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Request => "request",
+            Side::Response => "response",
+        }
+    }
+
+    /// `breaking` if the change hurts on this side, `info` otherwise.
+    fn pick(self, request: Severity, response: Severity) -> Severity {
+        match self {
+            Side::Request => request,
+            Side::Response => response,
+        }
+    }
+}
+
+/// The registered id `{side}-{subject}-{change}`.
+fn rule_id(side: Side, subject: Subject, change: &str) -> &'static str {
+    let subject = match subject {
+        Subject::Parameter => "parameter",
+        Subject::Body => "body",
+        Subject::Property => "property",
+    };
+    let id = format!("{}-{subject}-{change}", side.name());
+    rule(&id).map_or("schema-ref-changed", |r| r.id)
+}
+
+/// A schema as compared: `$ref`s followed, single `allOf`s unwrapped (the
+/// wrapper's own keywords, such as `nullable`, override the inner schema's).
+/// Borrowed: big documents are compared without copying subtrees.
+struct View<'a> {
+    base: &'a Map<String, Value>,
+    overrides: Vec<(&'a str, &'a Value)>,
+    pointer: String,
+    name: Option<String>,
+}
+
+static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+
+impl<'a> View<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.overrides
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .or_else(|| self.base.get(key))
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(Value::as_str).map(str::to_owned)
+    }
+}
+
+fn view<'a>(doc: &'a Doc, value: &'a Value, pointer: String, depth: usize) -> View<'a> {
+    let name = value
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned);
+    let (target, pointer) = doc.deref(value, pointer);
+    let base = target.as_object().unwrap_or(&EMPTY);
+    let single = base
+        .get("allOf")
+        .and_then(Value::as_array)
+        .filter(|all| all.len() == 1)
+        .and_then(|all| all.first());
+    if let Some(inner) = single.filter(|_| depth < 32) {
+        let mut inner_view = view(doc, inner, format!("{pointer}/allOf/0"), depth + 1);
+        let mut overrides: Vec<(&'a str, &'a Value)> = base
+            .iter()
+            .filter(|(k, _)| k.as_str() != "allOf" && !is_annotation(k))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        overrides.append(&mut inner_view.overrides);
+        inner_view.overrides = overrides;
+        inner_view.name = inner_view.name.or(name);
+        return inner_view;
+    }
+    View {
+        base,
+        overrides: Vec::new(),
+        pointer,
+        name,
+    }
+}
+
+/// Schema comparison state.
+pub(crate) struct Compare<'a> {
+    old: &'a Doc,
+    new: &'a Doc,
+    side: Side,
+    operation: Option<String>,
+    out: &'a mut Findings,
+    visiting: HashSet<(String, String)>,
+}
+
+impl Compare<'_> {
+    fn add(&mut self, id: &'static str, severity: Severity, old: &str, new: &str, message: String) {
+        let at = At {
+            operation: self.operation.clone(),
+            old: Some(old.to_owned()),
+            new: Some(new.to_owned()),
+        };
+        self.out.add(id, severity, &at, message);
+    }
+
+    fn schema(
+        &mut self,
+        old: &Value,
+        old_pointer: String,
+        new: &Value,
+        new_pointer: String,
+        subject: Subject,
+        what: &str,
+    ) {
+        let o = view(self.old, old, old_pointer, 0);
+        let n = view(self.new, new, new_pointer, 0);
+        if !self.visiting.insert((o.pointer.clone(), n.pointer.clone())) {
+            return;
+        }
+        let (op, np) = (o.pointer.clone(), n.pointer.clone());
+        let side = self.side;
+        let id = |change: &str| rule_id(side, subject, change);
+
+        if let (Some(a), Some(b)) = (&o.name, &n.name)
+            && a != b
+        {
+            self.add(
+                "schema-ref-changed",
+                Severity::Warning,
+                &op,
+                &np,
+                format!("{what} now refers to {b} instead of {a}"),
+            );
+        }
+
+        let nullable = |s: &View<'_>| s.get("nullable") == Some(&Value::Bool(true));
+        match (nullable(&o), nullable(&n)) {
+            (false, true) => self.add(
+                id("became-nullable"),
+                side.pick(Severity::Info, Severity::Breaking),
+                &op,
+                &np,
+                format!("{what} may now be null"),
+            ),
+            (true, false) => self.add(
+                id("became-not-nullable"),
+                side.pick(Severity::Breaking, Severity::Info),
+                &op,
+                &np,
+                format!("{what} may no longer be null"),
+            ),
+            _ => {}
+        }
+
+        let (old_type, new_type) = (o.text("type"), n.text("type"));
+        let type_change = match (&old_type, &new_type) {
+            (Some(a), Some(b)) if a != b => {
+                let widening = a == "integer" && b == "number";
+                Some(if widening {
+                    side.pick(Severity::Info, Severity::Breaking)
+                } else {
+                    Severity::Breaking
+                })
+            }
+            (None, Some(_)) => Some(side.pick(Severity::Breaking, Severity::Info)),
+            (Some(_), None) => Some(side.pick(Severity::Info, Severity::Breaking)),
+            _ => None,
+        };
+        if let Some(severity) = type_change {
+            let show = |t: &Option<String>| t.clone().unwrap_or_else(|| "any".into());
+            self.add(
+                id("type-changed"),
+                severity,
+                &op,
+                &np,
+                format!(
+                    "{what} changed type from {} to {}",
+                    show(&old_type),
+                    show(&new_type)
+                ),
+            );
+            if old_type.is_some() && new_type.is_some() {
+                return;
+            }
+        }
+
+        let (old_format, new_format) = (o.text("format"), n.text("format"));
+        if old_format != new_format {
+            let severity = match (&old_format, &new_format) {
+                (None, Some(_)) => side.pick(Severity::Warning, Severity::Info),
+                (Some(_), None) => side.pick(Severity::Info, Severity::Warning),
+                _ => Severity::Warning,
+            };
+            let show = |f: &Option<String>| f.clone().unwrap_or_else(|| "none".into());
+            self.add(
+                id("format-changed"),
+                severity,
+                &op,
+                &np,
+                format!(
+                    "{what} format changed from {} to {}",
+                    show(&old_format),
+                    show(&new_format)
+                ),
+            );
+        }
+
+        self.enums(&o, &n, &op, &np, subject, what);
+        self.properties(&o, &n, subject, what);
+
+        if let (Some(a), Some(b)) = (o.get("items"), n.get("items")) {
+            self.schema(
+                a,
+                format!("{op}/items"),
+                b,
+                format!("{np}/items"),
+                Subject::Property,
+                &format!("{what}[]"),
+            );
+        }
+        for keyword in ["oneOf", "anyOf", "allOf"] {
+            let (Some(a), Some(b)) = (
+                o.get(keyword).and_then(Value::as_array),
+                n.get(keyword).and_then(Value::as_array),
+            ) else {
+                continue;
+            };
+            if a.len() != b.len() {
+                let more = b.len() > a.len();
+                self.add(
+                    id("variants-changed"),
+                    match (side, more, keyword) {
+                        (_, _, "allOf") => Severity::Warning,
+                        (Side::Response, true, _) | (Side::Request, false, _) => Severity::Breaking,
+                        _ => Severity::Info,
+                    },
+                    &op,
+                    &np,
+                    format!(
+                        "{what} {keyword} went from {} to {} variants",
+                        a.len(),
+                        b.len()
+                    ),
+                );
+            }
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                self.schema(
+                    x,
+                    format!("{op}/{keyword}/{i}"),
+                    y,
+                    format!("{np}/{keyword}/{i}"),
+                    subject,
+                    what,
+                );
+            }
+        }
+        self.visiting.remove(&(op, np));
+    }
+
+    fn enums(
+        &mut self,
+        old: &View<'_>,
+        new: &View<'_>,
+        op: &str,
+        np: &str,
+        subject: Subject,
+        what: &str,
+    ) {
+        let values = |s: &View<'_>| {
+            s.get("enum").and_then(Value::as_array).map(|values| {
+                values
+                    .iter()
+                    .filter(|v| !v.is_null())
+                    .map(Value::to_string)
+                    .collect::<BTreeSet<String>>()
+            })
+        };
+        let side = self.side;
+        let id = |change: &str| rule_id(side, subject, change);
+        match (values(old), values(new)) {
+            (None, Some(b)) => self.add(
+                id("enum-added"),
+                side.pick(Severity::Breaking, Severity::Info),
+                op,
+                np,
+                format!("{what} is now restricted to {}", join(&b)),
+            ),
+            (Some(_), None) => self.add(
+                id("enum-removed"),
+                side.pick(Severity::Info, Severity::Breaking),
+                op,
+                np,
+                format!("{what} is no longer restricted to a list of values"),
+            ),
+            (Some(a), Some(b)) => {
+                let added: BTreeSet<String> = b.difference(&a).cloned().collect();
+                let removed: BTreeSet<String> = a.difference(&b).cloned().collect();
+                if !added.is_empty() {
+                    self.add(
+                        id("enum-value-added"),
+                        side.pick(Severity::Info, Severity::Breaking),
+                        op,
+                        np,
+                        format!("{what} gained enum value(s) {}", join(&added)),
+                    );
+                }
+                if !removed.is_empty() {
+                    self.add(
+                        id("enum-value-removed"),
+                        side.pick(Severity::Breaking, Severity::Info),
+                        op,
+                        np,
+                        format!("{what} lost enum value(s) {}", join(&removed)),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn properties(&mut self, o: &View<'_>, n: &View<'_>, subject: Subject, what: &str) {
+        fn props<'v>(v: &View<'v>) -> &'v Map<String, Value> {
+            v.get("properties")
+                .and_then(Value::as_object)
+                .unwrap_or(&EMPTY)
+        }
+        let required = |v: &View<'_>| -> BTreeSet<String> {
+            v.get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (old_props, new_props) = (props(o), props(n));
+        if old_props.is_empty() && new_props.is_empty() {
+            return;
+        }
+        let (old_req, new_req) = (required(o), required(n));
+        let prefix = if subject == Subject::Body {
+            String::new()
+        } else {
+            format!("{what}.")
+        };
+        let side = self.side;
+        for (name, old_schema) in old_props {
+            let op = format!("{}/properties/{}", o.pointer, token(name));
+            let np = format!("{}/properties/{}", n.pointer, token(name));
+            let label = format!("{prefix}{name}");
+            let was_required = old_req.contains(name);
+            let Some(new_schema) = new_props.get(name) else {
+                let (rule_id, severity) = match (side, was_required) {
+                    (Side::Response, true) => {
+                        ("response-required-property-removed", Severity::Breaking)
+                    }
+                    (Side::Response, false) => {
+                        ("response-optional-property-removed", Severity::Warning)
+                    }
+                    (Side::Request, _) => ("request-property-removed", Severity::Warning),
+                };
+                self.add(
+                    rule_id,
+                    severity,
+                    &op,
+                    &n.pointer,
+                    format!("property {label} is gone"),
+                );
+                continue;
+            };
+            let is_required = new_req.contains(name);
+            if was_required != is_required {
+                let (rule_id, severity) = match (side, is_required) {
+                    (Side::Response, false) => {
+                        ("response-property-became-optional", Severity::Breaking)
+                    }
+                    (Side::Response, true) => ("response-property-became-required", Severity::Info),
+                    (Side::Request, true) => {
+                        ("request-property-became-required", Severity::Breaking)
+                    }
+                    (Side::Request, false) => ("request-property-became-optional", Severity::Info),
+                };
+                let state = if is_required { "required" } else { "optional" };
+                self.add(
+                    rule_id,
+                    severity,
+                    &op,
+                    &np,
+                    format!("property {label} became {state}"),
+                );
+            }
+            self.schema(old_schema, op, new_schema, np, Subject::Property, &label);
+        }
+        for name in new_props.keys().filter(|k| !old_props.contains_key(*k)) {
+            let np = format!("{}/properties/{}", n.pointer, token(name));
+            let label = format!("{prefix}{name}");
+            let (rule_id, severity) = match (side, new_req.contains(name)) {
+                (Side::Response, true) => ("response-required-property-added", Severity::Info),
+                (Side::Response, false) => ("response-optional-property-added", Severity::Info),
+                (Side::Request, true) => ("new-required-request-property", Severity::Breaking),
+                (Side::Request, false) => ("new-optional-request-property", Severity::Info),
+            };
+            self.add(
+                rule_id,
+                severity,
+                &o.pointer,
+                &np,
+                format!("new property {label}"),
+            );
+        }
+    }
+}
+
+fn join(values: &BTreeSet<String>) -> String {
+    values.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn compare<'a>(
+    old: &'a Doc,
+    new: &'a Doc,
+    side: Side,
+    at: &At,
+    out: &'a mut Findings,
+) -> Compare<'a> {
+    Compare {
+        old,
+        new,
+        side,
+        operation: at.operation.clone(),
+        out,
+        visiting: HashSet::new(),
+    }
+}
+
+/// A parameter, with where it was declared.
+struct Param {
+    value: Value,
+    pointer: String,
+}
+
+/// Path-level and operation-level parameters by (in, name); the
+/// operation's override the path's.
+fn parameters(
+    doc: &Doc,
+    op: &Value,
+    item: &Value,
+    op_pointer: &str,
+) -> BTreeMap<(String, String), Param> {
+    let item_pointer = op_pointer
+        .rsplit_once('/')
+        .map_or("", |(p, _)| p)
+        .to_owned();
+    let mut out = BTreeMap::new();
+    for (list, base) in [
+        (item.get("parameters"), item_pointer),
+        (op.get("parameters"), op_pointer.to_owned()),
+    ] {
+        for (i, p) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let (value, pointer) = doc.deref(p, format!("{base}/parameters/{i}"));
+            let field = |k: &str| {
+                value
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            out.insert(
+                (field("in"), field("name")),
+                Param {
+                    value: value.clone(),
+                    pointer,
+                },
+            );
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compare_parameters(
+    old: &Doc,
+    new: &Doc,
+    old_op: &Value,
+    old_item: &Value,
+    new_op: &Value,
+    new_item: &Value,
+    at: &At,
+    out: &mut Findings,
+) {
+    let old_params = parameters(old, old_op, old_item, at.old.as_deref().unwrap_or(""));
+    let new_params = parameters(new, new_op, new_item, at.new.as_deref().unwrap_or(""));
+    let required = |p: &Param| p.value.get("required") == Some(&Value::Bool(true));
+    for ((location, name), old_param) in &old_params {
+        let here = |new_pointer: Option<String>| At {
+            old: Some(old_param.pointer.clone()),
+            new: new_pointer,
+            ..at.clone()
+        };
+        let Some(new_param) = new_params.get(&(location.clone(), name.clone())) else {
+            out.add(
+                "request-parameter-removed",
+                Severity::Warning,
+                &here(None),
+                format!("{location} parameter {name} is no longer declared"),
+            );
+            continue;
+        };
+        let at_both = here(Some(new_param.pointer.clone()));
+        match (required(old_param), required(new_param)) {
+            (false, true) => out.add(
+                "request-parameter-became-required",
+                Severity::Breaking,
+                &at_both,
+                format!("{location} parameter {name} became required"),
+            ),
+            (true, false) => out.add(
+                "request-parameter-became-optional",
+                Severity::Info,
+                &at_both,
+                format!("{location} parameter {name} became optional"),
+            ),
+            _ => {}
+        }
+        let (Some(a), Some(b)) = (old_param.value.get("schema"), new_param.value.get("schema"))
+        else {
+            continue;
+        };
+        compare(old, new, Side::Request, at, out).schema(
+            a,
+            format!("{}/schema", old_param.pointer),
+            b,
+            format!("{}/schema", new_param.pointer),
+            Subject::Parameter,
+            &format!("{location} parameter {name}"),
+        );
+    }
+    for ((location, name), new_param) in &new_params {
+        if old_params.contains_key(&(location.clone(), name.clone())) {
+            continue;
+        }
+        let here = At {
+            old: None,
+            new: Some(new_param.pointer.clone()),
+            ..at.clone()
+        };
+        if required(new_param) {
+            out.add(
+                "new-required-request-parameter",
+                Severity::Breaking,
+                &here,
+                format!("new required {location} parameter {name}"),
+            );
+        } else {
+            out.add(
+                "new-optional-request-parameter",
+                Severity::Info,
+                &here,
+                format!("new optional {location} parameter {name}"),
+            );
+        }
+    }
+}
+
+pub(crate) fn compare_request_bodies(
+    old: &Doc,
+    new: &Doc,
+    old_op: &Value,
+    new_op: &Value,
+    at: &At,
+    out: &mut Findings,
+) {
+    let body = |doc: &Doc, op: &Value, base: Option<&String>| {
+        op.get("requestBody").map(|b| {
+            let (value, pointer) = doc.deref(
+                b,
+                format!("{}/requestBody", base.cloned().unwrap_or_default()),
+            );
+            (value.clone(), pointer)
+        })
+    };
+    let required = |b: &Value| b.get("required") == Some(&Value::Bool(true));
+    match (
+        body(old, old_op, at.old.as_ref()),
+        body(new, new_op, at.new.as_ref()),
+    ) {
+        (None, None) => {}
+        (None, Some((b, p))) => out.add(
+            "request-body-added",
+            if required(&b) {
+                Severity::Breaking
+            } else {
+                Severity::Info
+            },
+            &At {
+                old: None,
+                new: Some(p),
+                ..at.clone()
+            },
+            format!(
+                "a {} request body is now declared",
+                if required(&b) { "required" } else { "optional" }
+            ),
+        ),
+        (Some((_, p)), None) => out.add(
+            "request-body-removed",
+            Severity::Warning,
+            &At {
+                old: Some(p),
+                new: None,
+                ..at.clone()
+            },
+            "the request body is no longer declared".into(),
+        ),
+        (Some((a, ap)), Some((b, bp))) => {
+            let here = At {
+                old: Some(ap.clone()),
+                new: Some(bp.clone()),
+                ..at.clone()
+            };
+            match (required(&a), required(&b)) {
+                (false, true) => out.add(
+                    "request-body-became-required",
+                    Severity::Breaking,
+                    &here,
+                    "the request body became required".into(),
+                ),
+                (true, false) => out.add(
+                    "request-body-became-optional",
+                    Severity::Info,
+                    &here,
+                    "the request body became optional".into(),
+                ),
+                _ => {}
+            }
+            let (old_content, new_content) = (
+                object(a.get("content").unwrap_or(&Value::Null)),
+                object(b.get("content").unwrap_or(&Value::Null)),
+            );
+            for (media, old_media) in &old_content {
+                let mp = format!("{ap}/content/{}", token(media));
+                let Some(new_media) = new_content.get(media) else {
+                    out.add(
+                        "request-media-type-removed",
+                        Severity::Breaking,
+                        &At {
+                            old: Some(mp),
+                            new: Some(bp.clone()),
+                            ..at.clone()
+                        },
+                        format!("request media type {media} is no longer accepted"),
+                    );
+                    continue;
+                };
+                let np = format!("{bp}/content/{}", token(media));
+                if let (Some(x), Some(y)) = (old_media.get("schema"), new_media.get("schema")) {
+                    compare(old, new, Side::Request, at, out).schema(
+                        x,
+                        format!("{mp}/schema"),
+                        y,
+                        format!("{np}/schema"),
+                        Subject::Body,
+                        "request body",
+                    );
+                }
+            }
+            for media in new_content.keys().filter(|m| !old_content.contains_key(*m)) {
+                out.add(
+                    "request-media-type-added",
+                    Severity::Info,
+                    &At {
+                        old: Some(ap.clone()),
+                        new: Some(format!("{bp}/content/{}", token(media))),
+                        ..at.clone()
+                    },
+                    format!("request media type {media} is accepted"),
+                );
+            }
+        }
+    }
+}
+
+/// The response of `responses` that answers status `code`: the exact key,
+/// else its `NXX` range, else `default`.
+fn covering<'a>(responses: &'a Map<String, Value>, code: &str) -> Option<(&'a String, &'a Value)> {
+    if let Some(hit) = responses.get_key_value(code) {
+        return Some(hit);
+    }
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let range = format!("{}XX", &code[..1]);
+        if let Some(hit) = responses
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&range))
+        {
+            return Some(hit);
+        }
+    }
+    responses.get_key_value("default")
+}
+
+fn is_success(code: &str) -> bool {
+    code.starts_with('2')
+}
+
+pub(crate) fn compare_responses(
+    old: &Doc,
+    new: &Doc,
+    old_op: &Value,
+    new_op: &Value,
+    at: &At,
+    out: &mut Findings,
+) {
+    let old_responses = object(old_op.get("responses").unwrap_or(&Value::Null));
+    let new_responses = object(new_op.get("responses").unwrap_or(&Value::Null));
+    let base_old = format!("{}/responses", at.old.clone().unwrap_or_default());
+    let base_new = format!("{}/responses", at.new.clone().unwrap_or_default());
+    for (code, old_response) in &old_responses {
+        let op = format!("{base_old}/{}", token(code));
+        match covering(&new_responses, code) {
+            Some((new_code, new_response)) => {
+                let np = format!("{base_new}/{}", token(new_code));
+                response_contents(old, new, old_response, op, new_response, np, code, at, out);
+            }
+            None => {
+                let (rule_id, severity) = if is_success(code) {
+                    ("response-success-status-removed", Severity::Breaking)
+                } else {
+                    ("response-non-success-status-removed", Severity::Warning)
+                };
+                out.add(
+                    rule_id,
+                    severity,
+                    &At {
+                        old: Some(op),
+                        new: None,
+                        ..at.clone()
+                    },
+                    format!("status {code} is no longer documented"),
+                );
+            }
+        }
+    }
+    for (code, new_response) in &new_responses {
+        if old_responses.contains_key(code) {
+            continue;
+        }
+        let np = format!("{base_new}/{}", token(code));
+        let (rule_id, severity) = if is_success(code) {
+            ("response-success-status-added", Severity::Info)
+        } else {
+            ("response-non-success-status-added", Severity::Info)
+        };
+        out.add(
+            rule_id,
+            severity,
+            &At {
+                old: None,
+                new: Some(np.clone()),
+                ..at.clone()
+            },
+            format!("status {code} is newly documented"),
+        );
+        // A client written against the old document reads this status with
+        // the body of the range (or default) that covered it.
+        if let Some((old_code, old_response)) = covering(&old_responses, code) {
+            let op = format!("{base_old}/{}", token(old_code));
+            response_contents(old, new, old_response, op, new_response, np, code, at, out);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn response_contents(
+    old: &Doc,
+    new: &Doc,
+    old_response: &Value,
+    old_pointer: String,
+    new_response: &Value,
+    new_pointer: String,
+    code: &str,
+    at: &At,
+    out: &mut Findings,
+) {
+    let (a, ap) = old.deref(old_response, old_pointer);
+    let (b, bp) = new.deref(new_response, new_pointer);
+    let (old_content, new_content) = (
+        object(a.get("content").unwrap_or(&Value::Null)),
+        object(b.get("content").unwrap_or(&Value::Null)),
+    );
+    for (media, old_media) in &old_content {
+        let mp = format!("{ap}/content/{}", token(media));
+        let Some(new_media) = new_content.get(media) else {
+            out.add(
+                "response-media-type-removed",
+                Severity::Breaking,
+                &At {
+                    old: Some(mp),
+                    new: Some(bp.clone()),
+                    ..at.clone()
+                },
+                format!("status {code} no longer answers {media}"),
+            );
+            continue;
+        };
+        let np = format!("{bp}/content/{}", token(media));
+        if let (Some(x), Some(y)) = (old_media.get("schema"), new_media.get("schema")) {
+            compare(old, new, Side::Response, at, out).schema(
+                x,
+                format!("{mp}/schema"),
+                y,
+                format!("{np}/schema"),
+                Subject::Body,
+                &format!("{code} body"),
+            );
+        }
+    }
+    for media in new_content.keys().filter(|m| !old_content.contains_key(*m)) {
+        out.add(
+            "response-media-type-added",
+            Severity::Info,
+            &At {
+                old: Some(ap.clone()),
+                new: Some(format!("{bp}/content/{}", token(media))),
+                ..at.clone()
+            },
+            format!("status {code} also answers {media}"),
+        );
+    }
+}
