@@ -1,7 +1,10 @@
 //! `cargo xtask`: the workspace's developer automation.
 //!
 //! This binary only parses arguments, reads and writes files and prints;
-//! the work is done by library crates (`openapi-compat`, `feather-codegen`).
+//! the work is done by library crates (`openapi-compat`, `feather-codegen`,
+//! `openapi-drift`, `openapi-cut`, `feather-api`).
+
+mod spec;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +36,48 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// What changes from OLD to NEW mean to a client written against OLD.
+    /// Exit 0 below --fail-on, 1 at or above it, 2 for unreadable input.
+    Diff {
+        /// The document clients were written against.
+        old: PathBuf,
+        /// The document the server now follows.
+        new: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: spec::Format,
+        /// Lowest severity that fails: breaking, warning or info.
+        #[arg(long, default_value = "breaking", value_parser = parse_severity)]
+        fail_on: openapi_drift::Severity,
+    },
+    /// The server's emitted spec against openapi.json. Exit 0 when every
+    /// finding is info or allowlisted, 1 otherwise, 2 for unreadable input.
+    Drift {
+        /// Upstream document (default: openapi.json).
+        #[arg(long)]
+        upstream: Option<PathBuf>,
+        /// Emitted document (default: emitted now from the API trait).
+        #[arg(long)]
+        emitted: Option<PathBuf>,
+        /// Reviewed drift (default: xtask/drift-allowlist.toml).
+        #[arg(long)]
+        allowlist: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: spec::Format,
+    },
+    /// Rewrite every derived, checked-in artifact.
+    Regen {
+        /// Also refresh openapi.json from this full upstream document.
+        #[arg(long)]
+        upstream: Option<PathBuf>,
+        /// Change nothing; exit 1 naming what is stale.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn parse_severity(text: &str) -> Result<openapi_drift::Severity, String> {
+    openapi_drift::Severity::parse(text)
+        .ok_or_else(|| format!("{text:?}: expected breaking, warning or info"))
 }
 
 fn main() -> ExitCode {
@@ -40,6 +85,29 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Convert { input, output } => convert(&input, output.as_deref()),
         Command::Generate { spec, out } => generate(&spec, out.as_deref()),
+        Command::Diff {
+            old,
+            new,
+            format,
+            fail_on,
+        } => return spec::diff(&old, &new, format, fail_on),
+        Command::Drift {
+            upstream,
+            emitted,
+            allowlist,
+            format,
+        } => {
+            return spec::drift(
+                upstream.as_deref(),
+                emitted.as_deref(),
+                allowlist.as_deref(),
+                format,
+            );
+        }
+        Command::Regen { upstream, check } => match spec::regen(upstream.as_deref(), check) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
