@@ -4,6 +4,7 @@
 //! the work is done by library crates (`openapi-compat`, `feather-codegen`,
 //! `openapi-drift`, `openapi-cut`, `feather-api`).
 
+mod conformance;
 mod spec;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: spec::Format,
     },
+    /// Start the real server and check every answer against the upstream schemas.
+    Conformance {
+        /// The full upstream document (for its ErrorResponse schema).
+        #[arg(
+            long,
+            default_value = "../shared/upstream/feather-api-1.21.0.openapi.json"
+        )]
+        full_upstream: PathBuf,
+    },
     /// Rewrite every derived, checked-in artifact.
     Regen {
         /// Also refresh openapi.json from this full upstream document.
@@ -103,6 +113,17 @@ fn main() -> ExitCode {
                 allowlist.as_deref(),
                 format,
             );
+        }
+        Command::Conformance { full_upstream } => {
+            let full = if full_upstream.is_relative() {
+                spec::root().join(full_upstream)
+            } else {
+                full_upstream
+            };
+            match conformance::run(&full) {
+                Ok(code) => return code,
+                Err(e) => Err(e),
+            }
         }
         Command::Regen { upstream, check } => match spec::regen(upstream.as_deref(), check) {
             Ok(code) => return code,

@@ -68,7 +68,11 @@ fn diff_exit_codes_follow_the_threshold() {
         rules.contains(&"response-required-property-removed"),
         "{rules:?}"
     );
-    assert_eq!(report["counts"]["breaking"], json!(1), "only the trigger answers it");
+    assert_eq!(
+        report["counts"]["breaking"],
+        json!(1),
+        "only the trigger answers it"
+    );
 
     assert_eq!(
         code(&xtask(&["diff", &base, &additive])),

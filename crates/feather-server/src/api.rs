@@ -10,7 +10,7 @@ use dropshot::{HttpResponseOk, Path, RequestContext};
 use feather_api::{
     ApiError, ApiKey, FeatherApi, SourcePath, SyncStatusResponse, SyncTriggerResponse,
 };
-use slog::{info, warn};
+use slog::info;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -98,7 +98,7 @@ impl FeatherApi for FeatherServerImpl {
             TriggerOutcome::NotFound => Err(not_found(kb_id, source_id)),
             TriggerOutcome::AlreadySyncing(job) => {
                 let running = job.map(|id| format!(" (job {id})")).unwrap_or_default();
-                warn!(rqctx.log, "sync refused: already syncing";
+                info!(rqctx.log, "sync refused: already syncing";
                     "source_id" => %source_id, "running_job" => ?job);
                 Err(ApiError::conflict(
                     "sync_in_progress",
