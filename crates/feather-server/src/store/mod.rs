@@ -2,10 +2,12 @@
 //! sync jobs, behind the [`Store`] trait.
 //!
 //! Every query that answers a request is scoped by organization, so tenant
-//! isolation is a property of the store, not of each handler. The one
-//! implementation today is [`sqlite::SqliteStore`]; [`open`] picks the
-//! implementation from the database URL.
+//! isolation is a property of the store, not of each handler. Two
+//! implementations: [`sqlite::SqliteStore`] (embedded, the default) and
+//! [`postgres::PgStore`] (several replicas on one database); [`open`] picks
+//! one from the database URL.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -45,8 +47,19 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => {
-                // SQLITE_BUSY: the busy timeout ran out.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| {
+                    // SQLITE_BUSY (the busy timeout ran out); PostgreSQL
+                    // connection exceptions, shutdowns, too many connections.
+                    code == "5"
+                        || code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code == "53300"
+                }) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => {
                 StoreError::Unavailable(e.to_string())
             }
             _ => StoreError::Database(e.to_string()),
@@ -360,13 +373,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// Opens (creating if needed) and migrates the database at `url`.
 ///
-/// Accepted: `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a plain
-/// file path (SQLite).
+/// Accepted: `postgres://...` / `postgresql://...` (PostgreSQL),
+/// `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a plain file path
+/// (SQLite).
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Invalid(
-            "PostgreSQL URLs are not supported by this build yet; use a SQLite file".into(),
-        ));
+        return Ok(Arc::new(postgres::PgStore::open(url).await?));
     }
     if let Some((scheme, _)) = url.split_once("://")
         && scheme != "sqlite"
