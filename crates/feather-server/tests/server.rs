@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::fmt::Debug;
 
-use common::TestServer;
+use common::{Backend, TestServer};
 use feather_client::{ApiError, Error, ResponseValue, types};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -56,9 +56,12 @@ async fn trigger(
         .await
 }
 
-#[tokio::test]
-async fn status_before_any_sync_has_nulls_then_trigger_shows_the_job() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn status_before_any_sync_has_nulls_then_trigger_shows_the_job(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let client = server.client()?;
     let source = server.source("slow");
 
@@ -95,9 +98,10 @@ async fn status_before_any_sync_has_nulls_then_trigger_shows_the_job() -> anyhow
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn a_second_trigger_is_409_naming_the_running_job() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn a_second_trigger_is_409_naming_the_running_job(backend: Backend) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let client = server.client()?;
     let source = server.source("slow");
     let first = trigger(&server, &client, source).await?.into_inner();
@@ -112,9 +116,12 @@ async fn a_second_trigger_is_409_naming_the_running_job() -> anyhow::Result<()> 
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn sixty_four_concurrent_triggers_have_exactly_one_winner() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn sixty_four_concurrent_triggers_have_exactly_one_winner(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let source = server.source("slow");
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..64 {
@@ -153,9 +160,12 @@ async fn sixty_four_concurrent_triggers_have_exactly_one_winner() -> anyhow::Res
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn triggers_on_a_hundred_sources_in_parallel_all_succeed() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn triggers_on_a_hundred_sources_in_parallel_all_succeed(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let mut sources = Vec::new();
     for i in 0..100 {
         let source = server
@@ -199,9 +209,10 @@ async fn triggers_on_a_hundred_sources_in_parallel_all_succeed() -> anyhow::Resu
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn keys_missing_wrong_or_revoked_are_401() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn keys_missing_wrong_or_revoked_are_401(backend: Backend) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let source = server.source("fast");
     let well_formed_unknown = format!("fth_{}", "A".repeat(40));
     for key in ["", "not-a-key", "fth_short", well_formed_unknown.as_str()] {
@@ -244,9 +255,10 @@ async fn keys_missing_wrong_or_revoked_are_401() -> anyhow::Result<()> {
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn other_tenants_and_unknown_ids_are_404() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn other_tenants_and_unknown_ids_are_404(backend: Backend) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let source = server.source("fast");
     let other = server.client_with(&server.demo.other_api_key)?;
     for (code, body) in [
@@ -285,9 +297,10 @@ async fn other_tenants_and_unknown_ids_are_404() -> anyhow::Result<()> {
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn malformed_uuids_are_422_in_pydantic_shape() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn malformed_uuids_are_422_in_pydantic_shape(backend: Backend) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let http = reqwest::Client::new();
     let kb = server.demo.kb_id.to_string();
     let source = server.source("fast").to_string();
@@ -337,9 +350,12 @@ async fn malformed_uuids_are_422_in_pydantic_shape() -> anyhow::Result<()> {
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn hostile_requests_get_their_status_and_the_server_keeps_serving() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn hostile_requests_get_their_status_and_the_server_keeps_serving(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let http = reqwest::Client::new();
     let key = server.demo.api_key.clone();
     let kb = server.demo.kb_id.to_string();
@@ -419,42 +435,32 @@ async fn hostile_requests_get_their_status_and_the_server_keeps_serving() -> any
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn a_restart_on_the_same_file_keeps_every_row() -> anyhow::Result<()> {
-    let first = TestServer::start().await?;
+async fn a_restart_on_the_same_database_keeps_every_row(backend: Backend) -> anyhow::Result<()> {
+    let Some(first) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let client = first.client()?;
     let source = first.source("slow");
     let job = trigger(&first, &client, source).await?.into_inner().job_id;
     let orgs = first.store.list_organizations().await?;
     let keys = first.store.list_api_keys(None).await?;
-    let sources = first.store.list_sources(None).await?;
+    let kbs = first.store.list_knowledge_bases(None).await?;
     let TestServer {
         server,
         store,
         demo,
-        dir,
+        db,
     } = first;
     server.shutdown().await?;
     drop(store);
 
-    let store = feather_server::store::open(&TestServer::url_in(&dir)).await?;
+    let store = feather_server::store::open(&db.url).await?;
     assert_eq!(store.list_organizations().await?, orgs);
     assert_eq!(store.list_api_keys(None).await?, keys);
-    // The source list after the trigger: the slow source now points at its job.
-    let after: Vec<_> = store.list_sources(None).await?;
-    assert_eq!(after.len(), sources.len());
-    let server = feather_server::start(
-        store.clone(),
-        "127.0.0.1:0".parse()?,
-        Some(common::engine()),
-        common::quiet(),
-    )?;
-    let second = TestServer {
-        server,
-        store,
-        demo,
-        dir,
-    };
+    assert_eq!(store.list_knowledge_bases(None).await?, kbs);
+    let jobs = store.list_jobs(source).await?;
+    assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [job]);
+    let second = TestServer::restart(store, demo, db).await?;
     let client = second.client()?;
     let state = status(&second, &client, source).await?.into_inner();
     assert_eq!(state.source_status, "syncing");
@@ -464,19 +470,23 @@ async fn a_restart_on_the_same_file_keeps_every_row() -> anyhow::Result<()> {
     second.server.shutdown().await
 }
 
-#[tokio::test]
-async fn healthz_checks_the_database() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn healthz_checks_the_database(backend: Backend) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let answer = reqwest::get(format!("{}/healthz", server.base_url())).await?;
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.json::<Value>().await?, json!({"status": "ok"}));
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn request_logs_are_structured_and_never_contain_the_key() -> anyhow::Result<()> {
+async fn request_logs_are_structured_and_never_contain_the_key(
+    backend: Backend,
+) -> anyhow::Result<()> {
     let (log, lines) = common::capturing();
-    let server = TestServer::start_logging_to(log).await?;
+    let Some(server) = TestServer::start_logging_to(backend, log).await? else {
+        return Ok(());
+    };
     let client = server.client()?;
     let source = server.source("fast");
     trigger(&server, &client, source).await?;
@@ -523,3 +533,17 @@ async fn request_logs_are_structured_and_never_contain_the_key() -> anyhow::Resu
     }
     Ok(())
 }
+
+on_both_backends!(
+    status_before_any_sync_has_nulls_then_trigger_shows_the_job,
+    a_second_trigger_is_409_naming_the_running_job,
+    sixty_four_concurrent_triggers_have_exactly_one_winner,
+    triggers_on_a_hundred_sources_in_parallel_all_succeed,
+    keys_missing_wrong_or_revoked_are_401,
+    other_tenants_and_unknown_ids_are_404,
+    malformed_uuids_are_422_in_pydantic_shape,
+    hostile_requests_get_their_status_and_the_server_keeps_serving,
+    a_restart_on_the_same_database_keeps_every_row,
+    healthz_checks_the_database,
+    request_logs_are_structured_and_never_contain_the_key,
+);

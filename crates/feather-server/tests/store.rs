@@ -1,36 +1,42 @@
 //! Store-level guarantees of the job queue: lease-guarded writes, the reaper.
 
+mod common;
+
+use std::sync::Arc;
+
 use chrono::{TimeDelta, Utc};
+use common::{Backend, TestDb};
 use feather_api::{JobStatus, SourceStatus};
-use feather_server::store::sqlite::SqliteStore;
 use feather_server::store::{Batch, Finish, Store, TriggerOutcome};
 use serde_json::json;
 use uuid::Uuid;
 
 struct Fixture {
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     org: Uuid,
     kb: Uuid,
     source: Uuid,
-    _dir: tempfile::TempDir,
+    db: TestDb,
 }
 
-async fn fixture() -> anyhow::Result<Fixture> {
-    let dir = tempfile::tempdir()?;
-    let store = SqliteStore::open(&format!("sqlite:{}", dir.path().join("s.db").display())).await?;
+async fn fixture(backend: Backend) -> anyhow::Result<Option<Fixture>> {
+    let Some(db) = TestDb::fresh(backend).await? else {
+        return Ok(None);
+    };
+    let store = feather_server::store::open(&db.url).await?;
     let org = store.create_organization("acme").await?.id;
     let kb = store.create_knowledge_base(org, "kb").await?.id;
     let source = store
         .create_source(kb, "s", "synthetic", &json!({}))
         .await?
         .id;
-    Ok(Fixture {
+    Ok(Some(Fixture {
         store,
         org,
         kb,
         source,
-        _dir: dir,
-    })
+        db,
+    }))
 }
 
 fn done() -> Finish {
@@ -41,9 +47,10 @@ fn done() -> Finish {
     }
 }
 
-#[tokio::test]
-async fn a_worker_that_lost_its_lease_cannot_write() -> anyhow::Result<()> {
-    let f = fixture().await?;
+async fn a_worker_that_lost_its_lease_cannot_write(backend: Backend) -> anyhow::Result<()> {
+    let Some(f) = fixture(backend).await? else {
+        return Ok(());
+    };
     let TriggerOutcome::Queued(_) = f.store.trigger_sync(f.org, f.kb, f.source).await? else {
         anyhow::bail!("trigger refused");
     };
@@ -85,9 +92,12 @@ async fn a_worker_that_lost_its_lease_cannot_write() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn expired_jobs_without_attempts_left_fail_and_their_source_errors() -> anyhow::Result<()> {
-    let f = fixture().await?;
+async fn expired_jobs_without_attempts_left_fail_and_their_source_errors(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(f) = fixture(backend).await? else {
+        return Ok(());
+    };
     let TriggerOutcome::Queued(job) = f.store.trigger_sync(f.org, f.kb, f.source).await? else {
         anyhow::bail!("trigger refused");
     };
@@ -112,14 +122,29 @@ async fn expired_jobs_without_attempts_left_fail_and_their_source_errors() -> an
     Ok(())
 }
 
-#[tokio::test]
-async fn a_source_left_syncing_without_a_live_job_is_repaired() -> anyhow::Result<()> {
-    let f = fixture().await?;
+async fn a_source_left_syncing_without_a_live_job_is_repaired(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(f) = fixture(backend).await? else {
+        return Ok(());
+    };
     // As an older server version or a manual edit could leave it.
-    sqlx::query("UPDATE sources SET status = 'syncing' WHERE id = ?")
-        .bind(f.source.to_string())
-        .execute(f.store.pool())
-        .await?;
+    let sql = format!(
+        "UPDATE sources SET status = 'syncing' WHERE id = '{}'",
+        f.source
+    );
+    match f.db.backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&f.db.url).await?;
+            sqlx::query(&sql).execute(&pool).await?;
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&f.db.url).await?;
+            sqlx::query(&sql).execute(&pool).await?;
+            pool.close().await;
+        }
+    }
     let report = f.store.reap(Utc::now(), 3).await?;
     assert_eq!(report.repaired_sources, 1);
     let state = f.store.sync_state(f.org, f.kb, f.source).await?;
@@ -129,3 +154,9 @@ async fn a_source_left_syncing_without_a_live_job_is_repaired() -> anyhow::Resul
     assert_eq!(f.store.reap(Utc::now(), 3).await?.repaired_sources, 0);
     Ok(())
 }
+
+on_both_backends!(
+    a_worker_that_lost_its_lease_cannot_write,
+    expired_jobs_without_attempts_left_fail_and_their_source_errors,
+    a_source_left_syncing_without_a_live_job_is_repaired,
+);

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{Backend, TestServer};
 use feather_client::types::SyncStatusResponse;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -71,9 +71,12 @@ async fn add_source(server: &TestServer, provider: &str, config: Value) -> anyho
     Ok(source.id)
 }
 
-#[tokio::test]
-async fn a_sync_goes_queued_processing_completed_with_progress() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn a_sync_goes_queued_processing_completed_with_progress(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let kb = server.demo.kb_id;
     // 40 items x 40 ms: long enough to watch, short enough for CI.
     let source = add_source(
@@ -126,9 +129,12 @@ async fn a_sync_goes_queued_processing_completed_with_progress() -> anyhow::Resu
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn failed_items_make_a_partial_failure_and_a_dead_provider_a_failure() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn failed_items_make_a_partial_failure_and_a_dead_provider_a_failure(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let kb = server.demo.kb_id;
     let flaky = add_source(
         &server,
@@ -178,8 +184,9 @@ async fn failed_items_make_a_partial_failure_and_a_dead_provider_a_failure() -> 
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn url_sources_crawl_a_site_and_count_bad_pages_as_failed_items() -> anyhow::Result<()> {
+async fn url_sources_crawl_a_site_and_count_bad_pages_as_failed_items(
+    backend: Backend,
+) -> anyhow::Result<()> {
     use wiremock::matchers::path;
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let site = MockServer::start().await;
@@ -197,7 +204,9 @@ async fn url_sources_crawl_a_site_and_count_bad_pages_as_failed_items() -> anyho
             .mount(&site)
             .await;
     }
-    let server = TestServer::start().await?;
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let kb = server.demo.kb_id;
     let source = add_source(
         &server,
@@ -232,9 +241,10 @@ async fn url_sources_crawl_a_site_and_count_bad_pages_as_failed_items() -> anyho
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn local_resyncs_are_incremental() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+async fn local_resyncs_are_incremental(backend: Backend) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let kb = server.demo.kb_id;
     let docs = tempfile::tempdir()?;
     std::fs::write(docs.path().join("keep.md"), "unchanged")?;
@@ -301,10 +311,12 @@ async fn local_resyncs_are_incremental() -> anyhow::Result<()> {
     server.server.shutdown().await
 }
 
-#[tokio::test]
-async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it() -> anyhow::Result<()>
-{
-    let server = TestServer::start().await?;
+async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start(backend).await? else {
+        return Ok(());
+    };
     let kb = server.demo.kb_id;
     let source = add_source(
         &server,
@@ -327,7 +339,7 @@ async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it() 
         server: running,
         store,
         demo,
-        dir,
+        db,
     } = server;
     running.shutdown().await?;
     let parked = store
@@ -346,18 +358,7 @@ async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it() 
         Some(feather_api::SourceStatus::Syncing)
     );
 
-    let running = feather_server::start(
-        store.clone(),
-        "127.0.0.1:0".parse()?,
-        Some(common::engine()),
-        common::quiet(),
-    )?;
-    let server = TestServer {
-        server: running,
-        store,
-        demo,
-        dir,
-    };
+    let server = TestServer::restart(store, demo, db).await?;
     let end = watch(
         &server,
         kb,
@@ -372,3 +373,11 @@ async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it() 
     assert_eq!(end.source_status, "active");
     server.server.shutdown().await
 }
+
+on_both_backends!(
+    a_sync_goes_queued_processing_completed_with_progress,
+    failed_items_make_a_partial_failure_and_a_dead_provider_a_failure,
+    url_sources_crawl_a_site_and_count_bad_pages_as_failed_items,
+    local_resyncs_are_incremental,
+    graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it,
+);

@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use feather_client::Client;
@@ -19,7 +18,7 @@ pub struct TestServer {
     pub server: RunningServer,
     pub store: Arc<dyn Store>,
     pub demo: DemoData,
-    pub dir: TempDir,
+    pub db: TestDb,
 }
 
 /// Engine settings for tests: the defaults, with a short lease and poll.
@@ -77,34 +76,157 @@ impl slog::Serializer for Collect<'_> {
     }
 }
 
+/// Which store a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the server `FEATHER_TEST_DATABASE_URL` names.
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend) -> anyhow::Result<()>` as two tests,
+/// `NAME::sqlite` and `NAME::postgres`: one set of test bodies, two stores.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() -> anyhow::Result<()> {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+/// The variable naming the PostgreSQL server for tests.
+pub const TEST_DATABASE_ENV: &str = "FEATHER_TEST_DATABASE_URL";
+
+/// A fresh, empty database for one test; a PostgreSQL one is dropped when
+/// this is dropped.
+pub struct TestDb {
+    /// Its URL, for `store::open` or `--database-url`.
+    pub url: String,
+    pub backend: Backend,
+    _dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new database, or `None` (with the reason printed) when the backend
+    /// is not available here.
+    pub async fn fresh(backend: Backend) -> anyhow::Result<Option<TestDb>> {
+        let dir = tempfile::tempdir()?;
+        match backend {
+            Backend::Sqlite => Ok(Some(TestDb {
+                url: format!("sqlite:{}", dir.path().join("feather.db").display()),
+                backend,
+                _dir: dir,
+                postgres: None,
+            })),
+            Backend::Postgres => {
+                let Ok(admin) = std::env::var(TEST_DATABASE_ENV) else {
+                    println!("skipped on PostgreSQL: {TEST_DATABASE_ENV} is not set");
+                    return Ok(None);
+                };
+                let name = format!("feather_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("{TEST_DATABASE_ENV}={admin} is not reachable: {e}")
+                    })?;
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .await?;
+                let mut url = url::Url::parse(&admin)?;
+                url.set_path(&format!("/{name}"));
+                Ok(Some(TestDb {
+                    url: url.to_string(),
+                    backend,
+                    _dir: dir,
+                    postgres: Some((admin, name)),
+                }))
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Best effort, on a thread of its own: Drop cannot await.
+        let dropped = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+                {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
 impl TestServer {
-    /// Starts a server on a fresh database with the demo seeded.
-    pub async fn start() -> anyhow::Result<Self> {
-        Self::start_logging_to(quiet()).await
+    /// Starts a server on a fresh database with the demo seeded; `None` when
+    /// the backend is unavailable (the reason is printed).
+    pub async fn start(backend: Backend) -> anyhow::Result<Option<Self>> {
+        Self::start_logging_to(backend, quiet()).await
     }
 
     /// [`TestServer::start`] with the server logging to `log`.
-    pub async fn start_logging_to(log: slog::Logger) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let store = store::open(&Self::url_in(&dir)).await?;
+    pub async fn start_logging_to(
+        backend: Backend,
+        log: slog::Logger,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(db) = TestDb::fresh(backend).await? else {
+            return Ok(None);
+        };
+        let store = store::open(&db.url).await?;
         let demo = seed_demo(store.as_ref()).await?;
         let server = start(store.clone(), "127.0.0.1:0".parse()?, Some(engine()), log)?;
+        Ok(Some(TestServer {
+            server,
+            store,
+            demo,
+            db,
+        }))
+    }
+
+    /// Starts another server on the same database (after a shutdown).
+    pub async fn restart(
+        store: Arc<dyn Store>,
+        demo: DemoData,
+        db: TestDb,
+    ) -> anyhow::Result<Self> {
+        let server = start(
+            store.clone(),
+            "127.0.0.1:0".parse()?,
+            Some(engine()),
+            quiet(),
+        )?;
         Ok(TestServer {
             server,
             store,
             demo,
-            dir,
+            db,
         })
-    }
-
-    /// The SQLite URL of the database file in `dir`.
-    pub fn url_in(dir: &TempDir) -> String {
-        format!("sqlite:{}", Self::db_path(dir).display())
-    }
-
-    /// The database file in `dir`.
-    pub fn db_path(dir: &TempDir) -> PathBuf {
-        dir.path().join("feather.db")
     }
 
     pub fn addr(&self) -> SocketAddr {
