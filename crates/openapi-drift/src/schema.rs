@@ -668,49 +668,13 @@ pub(crate) fn compare_request_bodies(
                 ),
                 _ => {}
             }
-            let (old_content, new_content) = (
-                object(a.get("content").unwrap_or(&Value::Null)),
-                object(b.get("content").unwrap_or(&Value::Null)),
-            );
-            for (media, old_media) in &old_content {
-                let mp = format!("{ap}/content/{}", token(media));
-                let Some(new_media) = new_content.get(media) else {
-                    out.add(
-                        "request-media-type-removed",
-                        Severity::Breaking,
-                        &At {
-                            old: Some(mp),
-                            new: Some(bp.clone()),
-                            ..at.clone()
-                        },
-                        format!("request media type {media} is no longer accepted"),
-                    );
-                    continue;
-                };
-                let np = format!("{bp}/content/{}", token(media));
-                if let (Some(x), Some(y)) = (old_media.get("schema"), new_media.get("schema")) {
-                    compare(old, new, Side::Request, at, out).schema(
-                        x,
-                        format!("{mp}/schema"),
-                        y,
-                        format!("{np}/schema"),
-                        Subject::Body,
-                        "request body",
-                    );
-                }
-            }
-            for media in new_content.keys().filter(|m| !old_content.contains_key(*m)) {
-                out.add(
-                    "request-media-type-added",
-                    Severity::Info,
-                    &At {
-                        old: Some(ap.clone()),
-                        new: Some(format!("{bp}/content/{}", token(media))),
-                        ..at.clone()
-                    },
-                    format!("request media type {media} is accepted"),
-                );
-            }
+            let bodies = Bodies {
+                old: &a,
+                old_pointer: ap,
+                new: &b,
+                new_pointer: bp,
+            };
+            compare_content(old, new, &bodies, Side::Request, "request body", at, out);
         }
     }
 }
@@ -818,47 +782,89 @@ fn response_contents(
 ) {
     let (a, ap) = old.deref(old_response, old_pointer);
     let (b, bp) = new.deref(new_response, new_pointer);
-    let (old_content, new_content) = (
-        object(a.get("content").unwrap_or(&Value::Null)),
-        object(b.get("content").unwrap_or(&Value::Null)),
+    let bodies = Bodies {
+        old: a,
+        old_pointer: ap,
+        new: b,
+        new_pointer: bp,
+    };
+    compare_content(
+        old,
+        new,
+        &bodies,
+        Side::Response,
+        &format!("{code} body"),
+        at,
+        out,
     );
+}
+
+/// A request body or a response, in both documents.
+struct Bodies<'a> {
+    old: &'a Value,
+    old_pointer: String,
+    new: &'a Value,
+    new_pointer: String,
+}
+
+/// Compares the `content` maps (media types and their schemas) of `bodies`.
+fn compare_content(
+    old: &Doc,
+    new: &Doc,
+    bodies: &Bodies<'_>,
+    side: Side,
+    what: &str,
+    at: &At,
+    out: &mut Findings,
+) {
+    let (ap, bp) = (&bodies.old_pointer, &bodies.new_pointer);
+    let (old_content, new_content) = (
+        object(bodies.old.get("content").unwrap_or(&Value::Null)),
+        object(bodies.new.get("content").unwrap_or(&Value::Null)),
+    );
+    let (removed, added) = match side {
+        Side::Request => ("request-media-type-removed", "request-media-type-added"),
+        Side::Response => ("response-media-type-removed", "response-media-type-added"),
+    };
     for (media, old_media) in &old_content {
         let mp = format!("{ap}/content/{}", token(media));
         let Some(new_media) = new_content.get(media) else {
+            let here = At {
+                old: Some(mp),
+                new: Some(bp.clone()),
+                ..at.clone()
+            };
             out.add(
-                "response-media-type-removed",
+                removed,
                 Severity::Breaking,
-                &At {
-                    old: Some(mp),
-                    new: Some(bp.clone()),
-                    ..at.clone()
-                },
-                format!("status {code} no longer answers {media}"),
+                &here,
+                format!("{what}: media type {media} is gone"),
             );
             continue;
         };
         let np = format!("{bp}/content/{}", token(media));
         if let (Some(x), Some(y)) = (old_media.get("schema"), new_media.get("schema")) {
-            compare(old, new, Side::Response, at, out).schema(
+            compare(old, new, side, at, out).schema(
                 x,
                 format!("{mp}/schema"),
                 y,
                 format!("{np}/schema"),
                 Subject::Body,
-                &format!("{code} body"),
+                what,
             );
         }
     }
     for media in new_content.keys().filter(|m| !old_content.contains_key(*m)) {
+        let here = At {
+            old: Some(ap.clone()),
+            new: Some(format!("{bp}/content/{}", token(media))),
+            ..at.clone()
+        };
         out.add(
-            "response-media-type-added",
+            added,
             Severity::Info,
-            &At {
-                old: Some(ap.clone()),
-                new: Some(format!("{bp}/content/{}", token(media))),
-                ..at.clone()
-            },
-            format!("status {code} also answers {media}"),
+            &here,
+            format!("{what}: media type {media} is new"),
         );
     }
 }

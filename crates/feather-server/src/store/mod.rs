@@ -266,6 +266,84 @@ pub struct ReapReport {
     pub repaired_sources: u64,
 }
 
+impl Organization {
+    /// A new organization, created now.
+    pub fn new(name: &str) -> Self {
+        Organization {
+            id: Uuid::new_v4(),
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        }
+    }
+}
+
+impl ApiKeyRecord {
+    /// A new, live key record, created now.
+    pub fn new(org_id: Uuid, id: &str, name: &str, key_hash: &[u8]) -> Self {
+        ApiKeyRecord {
+            id: id.to_owned(),
+            org_id,
+            name: name.to_owned(),
+            key_hash: key_hash.to_vec(),
+            created_at: Utc::now(),
+            revoked_at: None,
+        }
+    }
+}
+
+impl KnowledgeBase {
+    /// A new knowledge base, created now.
+    pub fn new(org_id: Uuid, name: &str) -> Self {
+        KnowledgeBase {
+            id: Uuid::new_v4(),
+            org_id,
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        }
+    }
+}
+
+impl Source {
+    /// A new `active` source, created at `now`.
+    pub fn new(
+        kb_id: Uuid,
+        name: &str,
+        provider: &str,
+        config: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Source {
+            id: Uuid::new_v4(),
+            kb_id,
+            name: name.to_owned(),
+            provider: provider.to_owned(),
+            config: config.clone(),
+            status: SourceStatus::Active,
+            last_job_id: None,
+            created_at: now,
+        }
+    }
+}
+
+impl SyncJob {
+    /// A new `queued` job for `source_id`, created at `now`.
+    pub fn queued(source_id: Uuid, now: DateTime<Utc>) -> Self {
+        SyncJob {
+            id: Uuid::new_v4(),
+            source_id,
+            status: JobStatus::Queued,
+            total_items: None,
+            processed_count: 0,
+            failed_count: 0,
+            error_message: None,
+            attempts: 0,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+}
+
 /// Outcome of a trigger attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TriggerOutcome {

@@ -221,11 +221,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_organization(&self, name: &str) -> StoreResult<Organization> {
-        let org = Organization {
-            id: Uuid::new_v4(),
-            name: name.to_owned(),
-            created_at: Utc::now(),
-        };
+        let org = Organization::new(name);
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
             .bind(org.id.to_string())
             .bind(&org.name)
@@ -251,14 +247,7 @@ impl Store for SqliteStore {
         name: &str,
         key_hash: &[u8],
     ) -> StoreResult<ApiKeyRecord> {
-        let record = ApiKeyRecord {
-            id: id.to_owned(),
-            org_id,
-            name: name.to_owned(),
-            key_hash: key_hash.to_vec(),
-            created_at: Utc::now(),
-            revoked_at: None,
-        };
+        let record = ApiKeyRecord::new(org_id, id, name, key_hash);
         let inserted = sqlx::query(
             "INSERT INTO api_keys (id, org_id, name, key_hash, created_at) \
              SELECT ?, id, ?, ?, ? FROM organizations WHERE id = ?",
@@ -312,12 +301,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_knowledge_base(&self, org_id: Uuid, name: &str) -> StoreResult<KnowledgeBase> {
-        let kb = KnowledgeBase {
-            id: Uuid::new_v4(),
-            org_id,
-            name: name.to_owned(),
-            created_at: Utc::now(),
-        };
+        let kb = KnowledgeBase::new(org_id, name);
         let inserted = sqlx::query(
             "INSERT INTO knowledge_bases (id, org_id, name, created_at) \
              SELECT ?, id, ?, ? FROM organizations WHERE id = ?",
@@ -356,16 +340,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Source> {
         validate_source(provider, config)?;
         let now = Utc::now();
-        let source = Source {
-            id: Uuid::new_v4(),
-            kb_id,
-            name: name.to_owned(),
-            provider: provider.to_owned(),
-            config: config.clone(),
-            status: feather_api::SourceStatus::Active,
-            last_job_id: None,
-            created_at: now,
-        };
+        let source = Source::new(kb_id, name, provider, config, now);
         let inserted = sqlx::query(
             "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
              SELECT ?, id, ?, ?, ?, 'active', ?, ? FROM knowledge_bases WHERE id = ?",
@@ -418,19 +393,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<TriggerOutcome> {
         for _ in 0..TRIGGER_ATTEMPTS {
             let now = Utc::now();
-            let job = SyncJob {
-                id: Uuid::new_v4(),
-                source_id,
-                status: feather_api::JobStatus::Queued,
-                total_items: None,
-                processed_count: 0,
-                failed_count: 0,
-                error_message: None,
-                attempts: 0,
-                created_at: now,
-                started_at: None,
-                completed_at: None,
-            };
+            let job = SyncJob::queued(source_id, now);
             let mut tx = self.pool.begin().await?;
             // The guarded flip comes first: as the transaction's first
             // statement is a write, SQLite takes the write lock at once
