@@ -2,8 +2,10 @@
 //!
 //! This binary only parses arguments, reads and writes files and prints;
 //! the work is done by library crates (`openapi-compat`, `feather-codegen`,
-//! `openapi-drift`, `openapi-cut`, `feather-api`).
+//! `openapi-drift`, `openapi-cut`, `feather-api`) and, for `bench`, by the
+//! `feather-bench` binary.
 
+mod bench;
 mod conformance;
 mod spec;
 
@@ -74,6 +76,15 @@ enum Command {
         )]
         full_upstream: PathBuf,
     },
+    /// Release-build the server and the load generator, measure, and write
+    /// BENCHMARKS.md and benchmarks.json (PostgreSQL rows too when
+    /// FEATHER_TEST_DATABASE_URL is set). Takes about 5 minutes.
+    Bench {
+        /// Passed to `feather-bench run` (e.g. `--seconds 2`; see
+        /// `feather-bench run --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Rewrite every derived, checked-in artifact.
     Regen {
         /// Also refresh openapi.json from this full upstream document.
@@ -125,6 +136,7 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Command::Bench { args } => bench::run(&args),
         Command::Regen { upstream, check } => match spec::regen(upstream.as_deref(), check) {
             Ok(code) => return code,
             Err(e) => Err(e),

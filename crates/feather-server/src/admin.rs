@@ -62,6 +62,22 @@ pub enum AdminCommand {
         #[arg(long, default_value = "{}")]
         config: String,
     },
+    /// Bulk-load synthetic sources with completed-job history (capacity
+    /// tests, benchmarks).
+    SeedHistory {
+        /// The knowledge base.
+        #[arg(long)]
+        kb: Uuid,
+        /// How many sources to create.
+        #[arg(long)]
+        sources: u64,
+        /// Completed jobs per source.
+        #[arg(long, default_value_t = 10)]
+        jobs_per_source: u64,
+        /// Source names are `PREFIX #N`.
+        #[arg(long, default_value = "history")]
+        prefix: String,
+    },
     /// List rows of one kind.
     List {
         /// What to list.
@@ -154,6 +170,21 @@ pub async fn run(store: &dyn Store, command: AdminCommand) -> StoreResult<AdminO
             let config: Value = serde_json::from_str(&config)
                 .map_err(|e| StoreError::Invalid(format!("--config is not valid JSON: {e}")))?;
             rows(store.create_source(kb, &name, &provider, &config).await?)
+        }
+        AdminCommand::SeedHistory {
+            kb,
+            sources,
+            jobs_per_source,
+            prefix,
+        } => {
+            let ids = store
+                .seed_history(kb, &prefix, sources, jobs_per_source)
+                .await?;
+            rows(serde_json::json!({
+                "kb_id": kb,
+                "sources": ids.len(),
+                "jobs": ids.len() as u64 * jobs_per_source,
+            }))
         }
         AdminCommand::List {
             what,

@@ -74,8 +74,8 @@ struct ServeArgs {
     /// How long shutdown waits for running jobs to be given back, in ms.
     #[arg(long, env = "FEATHER_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     shutdown_grace_ms: u64,
-    /// Log line format.
-    #[arg(long, env = "FEATHER_LOG_FORMAT", value_enum, default_value = "pretty")]
+    /// Log line format (`auto`: pretty on a terminal, JSON otherwise).
+    #[arg(long, env = "FEATHER_LOG_FORMAT", value_enum, default_value = "auto")]
     log_format: LogFormat,
     /// Minimum log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "FEATHER_LOG_LEVEL", default_value = "info", value_parser = parse_level)]

@@ -155,8 +155,66 @@ async fn a_source_left_syncing_without_a_live_job_is_repaired(
     Ok(())
 }
 
+async fn seeded_history_ends_in_each_sources_last_job(backend: Backend) -> anyhow::Result<()> {
+    let Some(f) = fixture(backend).await? else {
+        return Ok(());
+    };
+    let ids = f.store.seed_history(f.kb, "bulk", 50, 7).await?;
+    assert_eq!(ids.len(), 50);
+    let sources = f.store.list_sources(Some(f.kb)).await?;
+    assert_eq!(sources.len(), 51, "the fixture's source plus 50");
+    for (n, id) in ids.iter().enumerate() {
+        let source = sources
+            .iter()
+            .find(|s| s.id == *id)
+            .ok_or_else(|| anyhow::anyhow!("seeded source {id} missing"))?;
+        assert_eq!(source.name, format!("bulk #{}", n + 1));
+        assert_eq!(source.provider, "synthetic");
+        let jobs = f.store.list_jobs(*id).await?;
+        assert_eq!(jobs.len(), 7);
+        assert!(jobs.iter().all(|j| j.status == JobStatus::Completed));
+        let newest = jobs
+            .iter()
+            .max_by_key(|j| j.created_at)
+            .ok_or_else(|| anyhow::anyhow!("no jobs"))?;
+        let state = f
+            .store
+            .sync_state(f.org, f.kb, *id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no state for {id}"))?;
+        assert_eq!(state.source_status, SourceStatus::Active);
+        let last = state
+            .last_job
+            .ok_or_else(|| anyhow::anyhow!("no last job"))?;
+        assert_eq!(last.id, newest.id);
+        assert_eq!(last.processed_count, 10);
+        assert!(last.completed_at > last.started_at);
+    }
+    // A seeded source can be synced like any other.
+    assert!(matches!(
+        f.store.trigger_sync(f.org, f.kb, ids[0]).await?,
+        TriggerOutcome::Queued(_)
+    ));
+    // Bad input changes nothing.
+    let unknown_kb = Uuid::new_v4();
+    assert!(
+        f.store
+            .seed_history(unknown_kb, "bulk", 3, 1)
+            .await
+            .is_err()
+    );
+    assert!(f.store.seed_history(f.kb, " ", 3, 1).await.is_err());
+    assert_eq!(f.store.list_sources(None).await?.len(), 51);
+    let empty = f.store.seed_history(f.kb, "fresh", 2, 0).await?;
+    let state = f.store.sync_state(f.org, f.kb, empty[1]).await?;
+    assert!(state.is_some_and(|s| s.last_job.is_none()));
+    drop(f);
+    Ok(())
+}
+
 on_both_backends!(
     a_worker_that_lost_its_lease_cannot_write,
     expired_jobs_without_attempts_left_fail_and_their_source_errors,
     a_source_left_syncing_without_a_live_job_is_repaired,
+    seeded_history_ends_in_each_sources_last_job,
 );

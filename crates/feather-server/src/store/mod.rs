@@ -447,7 +447,48 @@ pub trait Store: Send + Sync + fmt::Debug {
         kb_id: Uuid,
         source_id: Uuid,
     ) -> StoreResult<Option<SourceSyncState>>;
+
+    /// Bulk-loads history for capacity tests and benchmarks: `sources` new
+    /// `synthetic` sources in `kb_id` (named `"{prefix} #N"`, N from 1), each
+    /// with `jobs_per_source` completed jobs an hour apart, the newest being
+    /// its last job. One transaction; returns the new sources' ids in N order.
+    async fn seed_history(
+        &self,
+        kb_id: Uuid,
+        prefix: &str,
+        sources: u64,
+        jobs_per_source: u64,
+    ) -> StoreResult<Vec<Uuid>>;
 }
+
+/// Most sources one [`Store::seed_history`] call creates.
+pub const MAX_SEED_SOURCES: u64 = 10_000_000;
+/// Most jobs per source one [`Store::seed_history`] call creates.
+pub const MAX_SEED_JOBS_PER_SOURCE: u64 = 100_000;
+
+/// Checks [`Store::seed_history`]'s arguments and makes the new sources'
+/// ids.
+pub fn seed_ids(prefix: &str, sources: u64, jobs_per_source: u64) -> StoreResult<Vec<Uuid>> {
+    if sources > MAX_SEED_SOURCES || jobs_per_source > MAX_SEED_JOBS_PER_SOURCE {
+        return Err(StoreError::Invalid(format!(
+            "at most {MAX_SEED_SOURCES} sources with {MAX_SEED_JOBS_PER_SOURCE} jobs each"
+        )));
+    }
+    if prefix.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "the name prefix must not be empty".into(),
+        ));
+    }
+    Ok((0..sources).map(|_| Uuid::new_v4()).collect())
+}
+
+/// Config of the sources [`Store::seed_history`] creates.
+pub fn seed_config() -> serde_json::Value {
+    serde_json::json!({ "items": SEED_ITEMS })
+}
+
+/// Items of every seeded job (and of the seeded sources' connector).
+pub const SEED_ITEMS: i64 = 10;
 
 /// Opens (creating if needed) and migrates the database at `url`.
 ///

@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use super::{
     ApiKeyRecord, Batch, ClaimedJob, Document, Finish, KnowledgeBase, Organization, ReapReport,
-    Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob, TriggerOutcome,
-    validate_source,
+    SEED_ITEMS, Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob, TriggerOutcome,
+    seed_config, seed_ids, validate_source,
 };
 
 /// How long a request waits for a connection before answering 503.
@@ -683,5 +683,60 @@ impl Store for PgStore {
             source_status: parse_status("s_status", &status)?,
             last_job,
         }))
+    }
+
+    async fn seed_history(
+        &self,
+        kb_id: Uuid,
+        prefix: &str,
+        sources: u64,
+        jobs_per_source: u64,
+    ) -> StoreResult<Vec<Uuid>> {
+        let ids = seed_ids(prefix, sources, jobs_per_source)?;
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
+             SELECT u.id, k.id, $1 || ' #' || u.n, 'synthetic', $2, 'active', $3, $3 \
+             FROM unnest($4::uuid[]) WITH ORDINALITY AS u(id, n), knowledge_bases AS k \
+             WHERE k.id = $5",
+        )
+        .bind(prefix)
+        .bind(seed_config())
+        .bind(now)
+        .bind(&ids)
+        .bind(kb_id)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() != sources {
+            return Err(StoreError::Invalid(format!("no knowledge base {kb_id}")));
+        }
+        // Job k of a source (k = 1 is the newest) was created k hours ago
+        // and took a minute.
+        sqlx::query(
+            "INSERT INTO sync_jobs (id, source_id, status, total_items, processed_count, \
+                                    failed_count, attempts, created_at, started_at, completed_at) \
+             SELECT gen_random_uuid(), s.id, 'completed', $2, $2, 0, 1, \
+                    $3 - make_interval(hours => k), $3 - make_interval(hours => k), \
+                    $3 - make_interval(hours => k) + interval '1 minute' \
+             FROM unnest($1::uuid[]) AS s(id), generate_series(1, $4) AS k",
+        )
+        .bind(&ids)
+        .bind(SEED_ITEMS)
+        .bind(now)
+        .bind(i32::try_from(jobs_per_source).map_err(|e| StoreError::Invalid(e.to_string()))?)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE sources SET last_job_id = \
+                 (SELECT j.id FROM sync_jobs j WHERE j.source_id = sources.id \
+                  ORDER BY j.created_at DESC LIMIT 1) \
+             WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 }

@@ -1,0 +1,454 @@
+//! The results of a run, as JSON and as the `BENCHMARKS.md` tables.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::scenarios::{BackendResults, CeilingResults, EngineResults, Point};
+
+/// Targets the issue sets; reported against, never asserted.
+pub mod targets {
+    /// GET status at 64 connections on SQLite, as a fraction of the ceiling.
+    pub const CEILING_FRACTION: f64 = 0.30;
+    /// p99 of GET status, in µs.
+    pub const P99_US: u64 = 5_000;
+    /// Large-history over small-history status latency.
+    pub const HISTORY_RATIO: f64 = 1.3;
+}
+
+/// The machine a run was made on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available to the process.
+    pub cores: usize,
+    /// `model name` from `/proc/cpuinfo`.
+    pub cpu: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// Total memory, in MiB.
+    pub memory_mib: u64,
+}
+
+impl Machine {
+    /// Reads it from the running system.
+    pub fn detect() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(_, name)| name.trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|k| k.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let memory_mib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kib| kib / 1024);
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu,
+            kernel,
+            memory_mib,
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Results {
+    /// The command that produced it.
+    pub command: String,
+    /// UTC time the run started.
+    pub started_at: String,
+    /// `git describe` of the tree measured.
+    pub revision: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// Load generator threads.
+    pub client_threads: usize,
+    /// Measured seconds per load point (after the warm-up).
+    pub seconds_per_point: f64,
+    /// Warm-up seconds per load point.
+    pub warmup_seconds: f64,
+    /// The hyper ceiling.
+    pub ceiling: CeilingResults,
+    /// Per database backend.
+    pub backends: Vec<BackendResults>,
+    /// The sync engine.
+    pub engine: Vec<EngineResults>,
+    /// Why PostgreSQL rows are missing, if they are.
+    pub postgres_skipped: Option<String>,
+}
+
+fn us(v: u64) -> String {
+    if v >= 10_000 {
+        format!("{:.1} ms", v as f64 / 1000.0)
+    } else {
+        format!("{v} µs")
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn meets(ok: bool) -> &'static str {
+    if ok { "yes" } else { "**no**" }
+}
+
+fn cpu(point: &Point) -> String {
+    point
+        .server_cpu_us_per_request
+        .map_or_else(|| "–".into(), |c| format!("{c:.0} µs"))
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { f64::NAN }
+}
+
+impl Results {
+    /// The `BENCHMARKS.md` text.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        let _ = writeln!(md, "# Benchmarks\n");
+        let _ = writeln!(
+            md,
+            "Written by `{}` (do not edit by hand; rerun it). Numbers vary from run to run \
+             by several percent; compare runs on the same machine only.\n",
+            self.command
+        );
+        let _ = writeln!(
+            md,
+            "- Revision: `{}`, run started {}",
+            self.revision, self.started_at
+        );
+        let _ = writeln!(
+            md,
+            "- Machine: **{} cores** ({}), {} MiB memory, Linux {}",
+            m.cores, m.cpu, m.memory_mib, m.kernel
+        );
+        let _ = writeln!(
+            md,
+            "- Load: `feather-bench` (this workspace) on the same machine over loopback, HTTP/1.1 \
+             keep-alive, one request in flight per connection, {} client thread(s); {:.0} s \
+             warm-up then {:.0} s measured per row. Servers are release builds in their own \
+             process; `feather-server` runs with its defaults (info-level request log, to a \
+             file here), `--workers 0` for the API rows.",
+            self.client_threads, self.warmup_seconds, self.seconds_per_point
+        );
+        let _ = writeln!(
+            md,
+            "- Server CPU is user + system time of the server process per response (warm-up \
+             included); on {} cores the load generator competes with the server for CPU.\n",
+            m.cores
+        );
+        self.summary(&mut md);
+        self.status_table(&mut md);
+        self.scale_table(&mut md);
+        self.trigger_table(&mut md);
+        self.engine_table(&mut md);
+        self.memory_table(&mut md);
+        if let Some(reason) = &self.postgres_skipped {
+            let _ = writeln!(md, "PostgreSQL rows are missing: {reason}\n");
+        }
+        md
+    }
+
+    fn sqlite(&self) -> Option<&BackendResults> {
+        self.backends.iter().find(|b| b.backend == "sqlite")
+    }
+
+    fn summary(&self, md: &mut String) {
+        let Some(sqlite) = self.sqlite() else { return };
+        let _ = writeln!(md, "## Targets\n");
+        let _ = writeln!(md, "| Target | Measured | Met |\n|---|---|---|");
+        let at64 = sqlite.status.iter().find(|p| p.load.connections == 64);
+        let ceiling64 = self
+            .ceiling
+            .points
+            .iter()
+            .find(|p| p.load.connections == 64);
+        if let (Some(ours), Some(ceiling)) = (at64, ceiling64) {
+            let fraction = ratio(
+                ours.load.requests_per_second,
+                ceiling.load.requests_per_second,
+            );
+            let _ = writeln!(
+                md,
+                "| GET status @64 on SQLite ≥ {:.0}% of the hyper ceiling | {:.0}% ({:.0} of {:.0} req/s) | {} |",
+                targets::CEILING_FRACTION * 100.0,
+                fraction * 100.0,
+                ours.load.requests_per_second,
+                ceiling.load.requests_per_second,
+                meets(fraction >= targets::CEILING_FRACTION)
+            );
+        }
+        for backend in &self.backends {
+            let worst = backend
+                .status
+                .iter()
+                .map(|p| p.load.latency.p99_us)
+                .max()
+                .unwrap_or(0);
+            let _ = writeln!(
+                md,
+                "| GET status p99 < {} on {} (worst of 1/16/64 connections) | {} | {} |",
+                us(targets::P99_US),
+                backend.backend,
+                us(worst),
+                meets(worst < targets::P99_US)
+            );
+            if let (Some(small), Some(large)) =
+                (backend.status.first(), backend.scale.points.first())
+            {
+                let r = ratio(
+                    large.load.latency.p50_us as f64,
+                    small.load.latency.p50_us as f64,
+                );
+                let _ = writeln!(
+                    md,
+                    "| Status latency, {} vs {} jobs, ≤ {:.1}× on {} (p50, 1 connection) | {:.2}× | {} |",
+                    backend.scale.large_jobs,
+                    backend.scale.small_jobs,
+                    targets::HISTORY_RATIO,
+                    backend.backend,
+                    r,
+                    meets(r <= targets::HISTORY_RATIO)
+                );
+            }
+        }
+        md.push('\n');
+    }
+
+    fn status_table(&self, md: &mut String) {
+        let _ = writeln!(md, "## GET status\n");
+        let _ = writeln!(
+            md,
+            "One source with 10 jobs; the same request over and over. The ceiling is a minimal \
+             hyper server answering every request with a fixed {}-byte status body (the size \
+             of ours).\n",
+            self.ceiling.body_bytes
+        );
+        let _ = writeln!(
+            md,
+            "| Server | Connections | req/s | of ceiling | p50 | p90 | p99 | max | server CPU/req | non-200 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        let mut rows: Vec<(&str, &Point)> = self
+            .ceiling
+            .points
+            .iter()
+            .map(|p| ("hyper ceiling", p))
+            .collect();
+        for backend in &self.backends {
+            rows.extend(backend.status.iter().map(|p| (backend.backend.as_str(), p)));
+        }
+        for (name, p) in rows {
+            let ceiling = self
+                .ceiling
+                .points
+                .iter()
+                .find(|c| c.load.connections == p.load.connections)
+                .map_or(f64::NAN, |c| c.load.requests_per_second);
+            let l = &p.load.latency;
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {:.0} | {:.0}% | {} | {} | {} | {} | {} | {} |",
+                p.load.connections,
+                p.load.requests_per_second,
+                ratio(p.load.requests_per_second, ceiling) * 100.0,
+                us(l.p50_us),
+                us(l.p90_us),
+                us(l.p99_us),
+                us(l.max_us),
+                cpu(p),
+                p.load.unexpected(200)
+            );
+        }
+        md.push('\n');
+    }
+
+    fn scale_table(&self, md: &mut String) {
+        let _ = writeln!(md, "## Scale: status latency against history size\n");
+        let Some(first) = self.backends.first() else {
+            return;
+        };
+        let _ = writeln!(
+            md,
+            "Small: {} source, {} jobs. Large: {} sources, {} jobs (bulk-loaded with \
+             `feather-server admin seed-history`), each request for a different source in a \
+             scattered order. Ratio = large / small.\n",
+            first.scale.small_sources,
+            first.scale.small_jobs,
+            first.scale.large_sources,
+            first.scale.large_jobs
+        );
+        let _ = writeln!(
+            md,
+            "| Backend | Connections | small p50 | large p50 | p50 ratio | small p99 | large p99 | small req/s | large req/s | req/s ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for backend in &self.backends {
+            for (small, large) in backend.status.iter().zip(&backend.scale.points) {
+                let (s, l) = (&small.load, &large.load);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {:.2} | {} | {} | {:.0} | {:.0} | {:.2} |",
+                    backend.backend,
+                    s.connections,
+                    us(s.latency.p50_us),
+                    us(l.latency.p50_us),
+                    ratio(l.latency.p50_us as f64, s.latency.p50_us as f64),
+                    us(s.latency.p99_us),
+                    us(l.latency.p99_us),
+                    s.requests_per_second,
+                    l.requests_per_second,
+                    ratio(l.requests_per_second, s.requests_per_second)
+                );
+            }
+        }
+        for backend in &self.backends {
+            let _ = writeln!(
+                md,
+                "\nBulk load on {}: {:.1} s.",
+                backend.backend, backend.scale.seed_seconds
+            );
+        }
+        md.push('\n');
+    }
+
+    fn trigger_table(&self, md: &mut String) {
+        let _ = writeln!(md, "## POST trigger\n");
+        let _ = writeln!(
+            md,
+            "Distinct sources: every request triggers a different idle source (one guarded \
+             UPDATE and one INSERT in a transaction), on the large database. A row ends early \
+             if its 30,000 sources run out.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| Backend | Connections | triggers/s | p50 | p99 | max | server CPU/req | non-200 |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for backend in &self.backends {
+            for p in &backend.triggers {
+                let l = &p.load.latency;
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                    backend.backend,
+                    p.load.connections,
+                    p.load.requests_per_second,
+                    us(l.p50_us),
+                    us(l.p99_us),
+                    us(l.max_us),
+                    cpu(p),
+                    p.load.unexpected(200)
+                );
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\nContention: each request on its own connection, all released at once on one idle \
+             source. Exactly one may win (200); the rest get 409.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| Backend | Requests | 200 | 409 | other | p50 | p99 | max | all answered in |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for backend in &self.backends {
+            let c = &backend.contention;
+            let count = |s: u16| c.statuses.get(&s).copied().unwrap_or(0);
+            let other = c.errors
+                + c.statuses
+                    .iter()
+                    .filter(|(s, _)| **s != 200 && **s != 409)
+                    .map(|(_, n)| n)
+                    .sum::<u64>();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} ms |",
+                backend.backend,
+                c.requests,
+                count(200),
+                count(409),
+                other,
+                us(c.latency.p50_us),
+                us(c.latency.p99_us),
+                us(c.latency.max_us),
+                c.seconds * 1000.0
+            );
+        }
+        md.push('\n');
+    }
+
+    fn engine_table(&self, md: &mut String) {
+        let _ = writeln!(md, "## Sync engine\n");
+        let _ = writeln!(
+            md,
+            "Default engine settings; time from the first job's `started_at` to the last \
+             job's `completed_at`, as the status endpoint reports them. Synthetic items have \
+             no delay; the site is served by the bench process over loopback (about 2.5 KB \
+             per page, 10 links each).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| Backend | Workers | Run | Items | Seconds | Items/s | Final status |\n|---|---:|---|---:|---:|---:|---|"
+        );
+        for engine in &self.engine {
+            for run in &engine.runs {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {:.2} | {:.0} | {} |",
+                    engine.backend,
+                    engine.workers,
+                    run.what,
+                    run.items,
+                    run.seconds,
+                    run.items_per_second,
+                    run.status
+                );
+            }
+        }
+        md.push('\n');
+    }
+
+    fn memory_table(&self, md: &mut String) {
+        let _ = writeln!(md, "## Memory\n");
+        let _ = writeln!(
+            md,
+            "Resident set of the `feather-server` process (`/proc/PID/status`): idle after \
+             start-up, at the end of the 64-connection GET status row, and its peak over the \
+             whole API run.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| Backend | Idle RSS | RSS under 64-connection load | Peak RSS |\n|---|---:|---:|---:|"
+        );
+        for backend in &self.backends {
+            let loaded = backend
+                .status
+                .iter()
+                .find(|p| p.load.connections == 64)
+                .and_then(|p| p.memory);
+            let peak = backend
+                .triggers
+                .last()
+                .and_then(|p| p.memory)
+                .map_or(0, |m| m.peak_rss_kib);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                backend.backend,
+                mib(backend.idle_memory.rss_kib),
+                loaded.map_or_else(|| "–".into(), |m| mib(m.rss_kib)),
+                mib(peak)
+            );
+        }
+        md.push('\n');
+    }
+}

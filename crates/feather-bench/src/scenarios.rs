@@ -1,0 +1,583 @@
+//! The benchmark scenarios: what is seeded, which process serves it, which
+//! load is applied and what is recorded.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use bytes::Bytes;
+use hyper::Method;
+use serde::Serialize;
+use tokio::process::Command;
+use uuid::Uuid;
+
+use crate::loadgen::{self, BurstReport, LoadReport, LoadSpec, RequestSource};
+use crate::process::{self, Memory, Server};
+
+/// Connection counts of the status and trigger tables.
+pub const CONNECTIONS: [usize; 3] = [1, 16, 64];
+
+/// What a run is told.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The release `feather-server` binary.
+    pub server_bin: PathBuf,
+    /// This binary (it also serves the ceiling).
+    pub self_bin: PathBuf,
+    /// Scratch space: SQLite files, server logs.
+    pub work_dir: PathBuf,
+    /// Measured time per load point.
+    pub duration: Duration,
+    /// Unmeasured time before it.
+    pub warmup: Duration,
+    /// Sources of the large-history database.
+    pub scale_sources: u64,
+    /// Jobs per source there.
+    pub scale_jobs_per_source: u64,
+    /// Simultaneous triggers on one source.
+    pub contention: usize,
+    /// Items of the synthetic sync.
+    pub synthetic_items: u64,
+    /// Pages of the loopback site.
+    pub site_pages: usize,
+}
+
+impl Settings {
+    fn spec(&self, connections: usize) -> LoadSpec {
+        LoadSpec {
+            connections,
+            warmup: self.warmup,
+            duration: self.duration,
+        }
+    }
+}
+
+/// One load point with the server's CPU cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct Point {
+    /// What the load generator saw.
+    #[serde(flatten)]
+    pub load: LoadReport,
+    /// Server CPU time per measured response (user + system), in µs;
+    /// includes the warm-up's requests, so a slight overestimate.
+    pub server_cpu_us_per_request: Option<f64>,
+    /// Server memory at the end of the point.
+    pub memory: Option<Memory>,
+}
+
+/// Runs `spec` against `server` (or an in-process target when `pid` is
+/// `None`) and samples the server's CPU time and memory around it.
+async fn point(
+    addr: SocketAddr,
+    pid: Option<u32>,
+    spec: LoadSpec,
+    source: RequestSource,
+) -> anyhow::Result<Point> {
+    let cpu_before = pid.map(process::cpu_time).transpose()?;
+    let load = loadgen::run(addr, spec, source).await?;
+    let cpu_after = pid.map(process::cpu_time).transpose()?;
+    let memory = pid.map(process::memory).transpose()?;
+    let server_cpu_us_per_request = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) if load.requests > 0 => {
+            Some((after - before).as_micros() as f64 / load.requests as f64)
+        }
+        _ => None,
+    };
+    eprintln!(
+        "    {:>3} conn: {:>9.0} req/s  p50 {:>6} µs  p99 {:>6} µs  statuses {:?}  errors {}",
+        spec.connections,
+        load.requests_per_second,
+        load.latency.p50_us,
+        load.latency.p99_us,
+        load.statuses,
+        load.errors
+    );
+    Ok(Point {
+        load,
+        server_cpu_us_per_request,
+        memory,
+    })
+}
+
+/// The hyper ceiling at each connection count.
+#[derive(Clone, Debug, Serialize)]
+pub struct CeilingResults {
+    /// Bytes of the fixed body (the size of a real status body).
+    pub body_bytes: usize,
+    /// One point per connection count.
+    pub points: Vec<Point>,
+}
+
+/// Measures the minimal hyper server answering `body`.
+pub async fn ceiling(settings: &Settings, body: &Bytes) -> anyhow::Result<CeilingResults> {
+    eprintln!(
+        "  ceiling: minimal hyper server, fixed {}-byte body",
+        body.len()
+    );
+    let body_file = settings.work_dir.join("ceiling-body.json");
+    std::fs::write(&body_file, body)?;
+    let mut command = Command::new(&settings.self_bin);
+    command.arg("ceiling").arg("--body-file").arg(&body_file);
+    let server = Server::spawn(command, &settings.work_dir.join("ceiling.log")).await?;
+    let pid = server.pid()?;
+    let mut points = Vec::new();
+    for connections in CONNECTIONS {
+        let source = loadgen::cycle(vec!["/status".into()], "", Method::GET);
+        points.push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
+    }
+    server.stop().await?;
+    Ok(CeilingResults {
+        body_bytes: body.len(),
+        points,
+    })
+}
+
+/// Status latency with a small and a large history.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleResults {
+    /// Jobs in the small database.
+    pub small_jobs: u64,
+    /// Sources in the small database.
+    pub small_sources: u64,
+    /// Jobs in the large database.
+    pub large_jobs: u64,
+    /// Sources in the large database.
+    pub large_sources: u64,
+    /// Seconds the bulk load took.
+    pub seed_seconds: f64,
+    /// Status of random sources of the large database, per connection count
+    /// (compare with [`BackendResults::status`], the small database).
+    pub points: Vec<Point>,
+}
+
+/// Results on one database backend.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendResults {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Bytes of the status body.
+    pub status_body_bytes: usize,
+    /// GET status on a small database, per connection count.
+    pub status: Vec<Point>,
+    /// GET status with a large history.
+    pub scale: ScaleResults,
+    /// POST trigger, each on a distinct source, per connection count.
+    pub triggers: Vec<Point>,
+    /// Simultaneous triggers on one source.
+    pub contention: BurstReport,
+    /// Server memory after start-up, before any load.
+    pub idle_memory: Memory,
+}
+
+fn status_path(kb: Uuid, source: Uuid) -> String {
+    format!("/v1/knowledge-base/knowledge-bases/{kb}/sources/{source}/sync/status")
+}
+
+fn trigger_path(kb: Uuid, source: Uuid) -> String {
+    format!("/v1/knowledge-base/knowledge-bases/{kb}/sources/{source}/sync")
+}
+
+/// A tenant, a key and a knowledge base in a fresh database.
+struct Tenant {
+    kb: Uuid,
+    api_key: String,
+}
+
+async fn tenant(url: &str) -> anyhow::Result<Tenant> {
+    let store = feather_server::store::open(url).await?;
+    let org = store.create_organization("bench").await?.id;
+    let kb = store.create_knowledge_base(org, "bench").await?.id;
+    let (api_key, _) = feather_server::auth::issue_key(store.as_ref(), org, "bench").await?;
+    Ok(Tenant { kb, api_key })
+}
+
+async fn seed(
+    url: &str,
+    kb: Uuid,
+    prefix: &str,
+    sources: u64,
+    jobs: u64,
+) -> anyhow::Result<Vec<Uuid>> {
+    let store = feather_server::store::open(url).await?;
+    Ok(store.seed_history(kb, prefix, sources, jobs).await?)
+}
+
+fn server_command(settings: &Settings, url: &str, workers: usize) -> Command {
+    let mut command = Command::new(&settings.server_bin);
+    command
+        .arg("serve")
+        .args(["--bind", "127.0.0.1:0", "--no-demo"])
+        .args(["--database-url", url])
+        .args(["--workers", &workers.to_string()])
+        .env_remove("FEATHER_LOG_LEVEL")
+        .env_remove("FEATHER_LOG_FORMAT");
+    command
+}
+
+/// GET status, history scale, POST triggers and contention on one backend,
+/// served by the release binary with its default logging (to a file) and
+/// no sync workers (so triggered jobs stay queued and cost nothing).
+/// Returns the results and a status body (for the ceiling).
+pub async fn api(
+    settings: &Settings,
+    backend: &str,
+    url: &str,
+) -> anyhow::Result<(BackendResults, Bytes)> {
+    eprintln!("{backend}: seeding a small database (1 source, 10 jobs)");
+    let t = tenant(url).await?;
+    let small = seed(url, t.kb, "status", 1, 10).await?;
+    let server = Server::spawn(
+        server_command(settings, url, 0),
+        &settings.work_dir.join(format!("{backend}-api.log")),
+    )
+    .await?;
+    let pid = server.pid()?;
+    // Let start-up allocations settle before reading the idle footprint.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_memory = process::memory(pid)?;
+
+    let path = status_path(t.kb, small[0]);
+    let (status, body) = loadgen::fetch(
+        server.addr,
+        loadgen::request(Method::GET, &path, &t.api_key),
+    )
+    .await?;
+    ensure!(
+        status == 200,
+        "status answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+
+    eprintln!("  GET status, small database");
+    let mut status_points = Vec::new();
+    for connections in CONNECTIONS {
+        let source = loadgen::cycle(vec![path.clone()], &t.api_key, Method::GET);
+        status_points
+            .push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
+    }
+
+    let more = settings.scale_sources.saturating_sub(1);
+    let jobs = settings.scale_jobs_per_source;
+    eprintln!("{backend}: bulk-loading {more} more sources with {jobs} jobs each");
+    let seeding = Instant::now();
+    let mut large = seed(url, t.kb, "history", more, jobs).await?;
+    let seed_seconds = seeding.elapsed().as_secs_f64();
+    large.push(small[0]);
+    // Poll sources in a scattered order, as many clients would.
+    large.sort_unstable_by_key(|id| id.as_u128().reverse_bits());
+    let large_paths: Vec<String> = large.iter().map(|id| status_path(t.kb, *id)).collect();
+    eprintln!("  GET status, large database (random sources)");
+    let mut scale_points = Vec::new();
+    for connections in CONNECTIONS {
+        let source = loadgen::cycle(large_paths.clone(), &t.api_key, Method::GET);
+        scale_points.push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
+    }
+    let scale = ScaleResults {
+        small_jobs: 10,
+        small_sources: 1,
+        large_jobs: 10 + more * jobs,
+        large_sources: large.len() as u64,
+        seed_seconds,
+        points: scale_points,
+    };
+
+    eprintln!("  POST trigger, distinct sources");
+    let per_point = 30_000;
+    let mut trigger_points = Vec::new();
+    for connections in CONNECTIONS {
+        let ids = seed(url, t.kb, &format!("trigger-{connections}"), per_point, 0).await?;
+        let paths = ids.iter().map(|id| trigger_path(t.kb, *id)).collect();
+        let source = loadgen::each_once(paths, &t.api_key, Method::POST);
+        trigger_points
+            .push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
+    }
+
+    eprintln!(
+        "  POST trigger, {} at once on one source",
+        settings.contention
+    );
+    let contended = seed(url, t.kb, "contended", 1, 0).await?;
+    let path = trigger_path(t.kb, contended[0]);
+    let source = loadgen::cycle(vec![path], &t.api_key, Method::POST);
+    let contention = loadgen::burst(server.addr, settings.contention, source).await?;
+    eprintln!(
+        "    {} requests: statuses {:?}, errors {}, p99 {} µs, all answered in {:.3} s",
+        contention.requests,
+        contention.statuses,
+        contention.errors,
+        contention.latency.p99_us,
+        contention.seconds
+    );
+    server.stop().await?;
+    Ok((
+        BackendResults {
+            backend: backend.into(),
+            status_body_bytes: body.len(),
+            status: status_points,
+            scale,
+            triggers: trigger_points,
+            contention,
+            idle_memory,
+        },
+        body,
+    ))
+}
+
+/// One sync measured from its job's own timestamps.
+#[derive(Clone, Debug, Serialize)]
+pub struct SyncRun {
+    /// What ran.
+    pub what: String,
+    /// Jobs run at once.
+    pub jobs: usize,
+    /// Items (or pages) processed over all jobs.
+    pub items: u64,
+    /// From the first start to the last completion, in seconds.
+    pub seconds: f64,
+    /// `items / seconds`.
+    pub items_per_second: f64,
+    /// Final job status (of the first job).
+    pub status: String,
+}
+
+/// Sync engine results on one backend.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineResults {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Workers of the server.
+    pub workers: usize,
+    /// The runs.
+    pub runs: Vec<SyncRun>,
+}
+
+/// The sync engine (default 4 workers) running synthetic sources and a crawl
+/// of a loopback site.
+pub async fn engine(
+    settings: &Settings,
+    backend: &str,
+    url: &str,
+) -> anyhow::Result<EngineResults> {
+    let workers = 4;
+    let t = tenant(url).await?;
+    let store = feather_server::store::open(url).await?;
+    let items = settings.synthetic_items;
+    let one = store
+        .create_source(
+            t.kb,
+            "synthetic-1",
+            "synthetic",
+            &serde_json::json!({ "items": items }),
+        )
+        .await?
+        .id;
+    let mut parallel = Vec::new();
+    for i in 0..workers {
+        let config = serde_json::json!({ "items": items / workers as u64 });
+        parallel.push(
+            store
+                .create_source(t.kb, &format!("synthetic-par-{i}"), "synthetic", &config)
+                .await?
+                .id,
+        );
+    }
+    let (site_listener, site_addr) = crate::servers::loopback().await?;
+    let pages = settings.site_pages;
+    let site = tokio::spawn(crate::servers::site(site_listener, pages));
+    let crawl_config = serde_json::json!({
+        "roots": [format!("http://{site_addr}/p/0")],
+        "max_pages": pages,
+        "max_depth": 16,
+    });
+    let crawl = store
+        .create_source(t.kb, "site", "url", &crawl_config)
+        .await?
+        .id;
+    drop(store);
+
+    let server = Server::spawn(
+        server_command(settings, url, workers),
+        &settings.work_dir.join(format!("{backend}-engine.log")),
+    )
+    .await?;
+    let mut runs = Vec::new();
+    eprintln!("{backend}: sync engine, {workers} workers");
+    runs.push(sync(&server, &t, &format!("synthetic, {items} items"), &[one]).await?);
+    runs.push(
+        sync(
+            &server,
+            &t,
+            &format!(
+                "synthetic, {workers} sources × {} items at once",
+                items / workers as u64
+            ),
+            &parallel,
+        )
+        .await?,
+    );
+    runs.push(
+        sync(
+            &server,
+            &t,
+            &format!("url, loopback site of {pages} pages"),
+            &[crawl],
+        )
+        .await?,
+    );
+    server.stop().await?;
+    site.abort();
+    Ok(EngineResults {
+        backend: backend.into(),
+        workers,
+        runs,
+    })
+}
+
+/// Triggers `sources` at once and waits for every job to end.
+async fn sync(
+    server: &Server,
+    t: &Tenant,
+    what: &str,
+    sources: &[Uuid],
+) -> anyhow::Result<SyncRun> {
+    for source in sources {
+        let request = loadgen::request(Method::POST, &trigger_path(t.kb, *source), &t.api_key);
+        let (status, body) = loadgen::fetch(server.addr, request).await?;
+        ensure!(
+            status == 200,
+            "trigger answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut finished = Vec::new();
+    for source in sources {
+        loop {
+            let request = loadgen::request(Method::GET, &status_path(t.kb, *source), &t.api_key);
+            let (status, body) = loadgen::fetch(server.addr, request).await?;
+            ensure!(status == 200, "status answered {status}");
+            let state: serde_json::Value = serde_json::from_slice(&body)?;
+            let job_status = state["last_sync_status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if matches!(
+                job_status.as_str(),
+                "completed" | "partial_failure" | "failed"
+            ) {
+                finished.push((state, job_status));
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("{what}: the sync did not finish within 600 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let time =
+        |state: &serde_json::Value, field: &str| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+            let text = state[field]
+                .as_str()
+                .ok_or_else(|| anyhow!("no {field} in {state}"))?;
+            Ok(chrono::DateTime::parse_from_rfc3339(text)
+                .with_context(|| format!("bad {field} {text:?}"))?
+                .to_utc())
+        };
+    let mut first_start = None;
+    let mut last_end = None;
+    let mut items = 0;
+    for (state, _) in &finished {
+        let start = time(state, "last_sync_started_at")?;
+        let end = time(state, "last_sync_completed_at")?;
+        first_start =
+            Some(first_start.map_or(start, |s: chrono::DateTime<chrono::Utc>| s.min(start)));
+        last_end = Some(last_end.map_or(end, |e: chrono::DateTime<chrono::Utc>| e.max(end)));
+        items += state["processed_count"].as_u64().unwrap_or(0);
+    }
+    let (Some(start), Some(end)) = (first_start, last_end) else {
+        bail!("{what}: no job ran");
+    };
+    let seconds = ((end - start).num_microseconds().unwrap_or(0) as f64 / 1e6).max(1e-6);
+    let status = finished.first().map(|(_, s)| s.clone()).unwrap_or_default();
+    eprintln!(
+        "    {what}: {items} in {seconds:.2} s = {:.0}/s ({status})",
+        items as f64 / seconds
+    );
+    Ok(SyncRun {
+        what: what.into(),
+        jobs: sources.len(),
+        items,
+        seconds,
+        items_per_second: items as f64 / seconds,
+        status,
+    })
+}
+
+/// A PostgreSQL database made for one run and dropped after it.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates `feather_bench_<pid>_<label>` on the server of `admin_url`.
+    pub async fn create(admin_url: &str, label: &str) -> anyhow::Result<PgDatabase> {
+        use sqlx::Connection as _;
+        let name = format!("feather_bench_{}_{label}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {admin_url}"))?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
+        let url = url_with_database(admin_url, &name);
+        Ok(PgDatabase {
+            admin_url: admin_url.into(),
+            name,
+            url,
+        })
+    }
+
+    /// Drops it.
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// `url` with its path (the database name) replaced by `name`.
+fn url_with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|i| start + i))
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A fresh SQLite file in the work directory.
+pub fn sqlite_url(work_dir: &Path, label: &str) -> String {
+    format!("sqlite:{}", work_dir.join(format!("{label}.db")).display())
+}
