@@ -76,6 +76,10 @@ pub struct Memory {
     pub rss_kib: u64,
     /// `VmHWM`: the peak resident set so far.
     pub peak_rss_kib: u64,
+    /// `RssAnon`: the resident heap and stacks, without file pages (the
+    /// SQLite status reader maps the database file, and pages of that
+    /// mapping it has touched count in `VmRSS`, shared with the page cache).
+    pub anon_rss_kib: u64,
 }
 
 /// Reads `/proc/PID/status`.
@@ -92,6 +96,7 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     Ok(Memory {
         rss_kib: field("VmRSS:")?,
         peak_rss_kib: field("VmHWM:")?,
+        anon_rss_kib: field("RssAnon:")?,
     })
 }
 

@@ -422,31 +422,36 @@ impl Results {
         let _ = writeln!(
             md,
             "Resident set of the `feather-server` process (`/proc/PID/status`): idle after \
-             start-up, at the end of the 64-connection GET status row, and its peak over the \
-             whole API run.\n"
+             start-up, at the end of the 64-connection GET status row, and at the end of the \
+             API run (after the large database and the triggers). RSS counts the pages of the \
+             memory-mapped SQLite file the status reader has touched (shared with the OS page \
+             cache); anonymous RSS (`RssAnon`) is the process's own heap and stacks.\n"
         );
         let _ = writeln!(
             md,
-            "| Backend | Idle RSS | RSS under 64-connection load | Peak RSS |\n|---|---:|---:|---:|"
+            "| Backend | Idle RSS (anon) | Under 64-connection load, RSS (anon) | End of run, RSS (anon) | Peak RSS |\n|---|---:|---:|---:|---:|"
         );
+        let both = |m: Option<crate::process::Memory>| {
+            m.map_or_else(
+                || "–".into(),
+                |m| format!("{} ({})", mib(m.rss_kib), mib(m.anon_rss_kib)),
+            )
+        };
         for backend in &self.backends {
             let loaded = backend
                 .status
                 .iter()
                 .find(|p| p.load.connections == 64)
                 .and_then(|p| p.memory);
-            let peak = backend
-                .triggers
-                .last()
-                .and_then(|p| p.memory)
-                .map_or(0, |m| m.peak_rss_kib);
+            let end = backend.triggers.last().and_then(|p| p.memory);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 backend.backend,
-                mib(backend.idle_memory.rss_kib),
-                loaded.map_or_else(|| "–".into(), |m| mib(m.rss_kib)),
-                mib(peak)
+                both(Some(backend.idle_memory)),
+                both(loaded),
+                both(end),
+                end.map_or_else(|| "–".into(), |m| mib(m.peak_rss_kib))
             );
         }
         md.push('\n');
