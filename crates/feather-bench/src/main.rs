@@ -2,6 +2,7 @@
 //! its JSON; `feather-bench ceiling` is the hyper ceiling server it spawns.
 //! Normally started by `cargo xtask bench`, which builds both in release.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -136,7 +137,10 @@ fn main() -> ExitCode {
                     };
                     let source = feather_bench::loadgen::cycle(path, &api_key, method);
                     let report = feather_bench::loadgen::run(addr, spec, source).await?;
-                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    // A closed pipe (`| head`) is an error to report, not a panic.
+                    let mut stdout = std::io::stdout().lock();
+                    serde_json::to_writer_pretty(&mut stdout, &report)?;
+                    writeln!(stdout).context("cannot write the report")?;
                     Ok(())
                 }
             }
