@@ -195,25 +195,14 @@ fn parse_status<T: FromStr<Err = feather_api::UnknownStatus>>(
         .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-/// Typed column access with the column named in errors.
+/// Typed column access with the column named in errors. Implementations
+/// read text and integers; ids and times are parsed from text here (SQLite
+/// stores them as text), the same way for sqlx and rusqlite rows.
 trait RowExt {
     fn text(&self, column: &str) -> StoreResult<String>;
     fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
-    fn uuid(&self, column: &str) -> StoreResult<Uuid>;
-    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>>;
-    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>>;
-    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
     fn int(&self, column: &str) -> StoreResult<i64>;
     fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
-}
-
-impl RowExt for SqliteRow {
-    fn text(&self, column: &str) -> StoreResult<String> {
-        Ok(self.try_get::<String, _>(column)?)
-    }
-    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-        Ok(self.try_get::<Option<String>, _>(column)?)
-    }
     fn uuid(&self, column: &str) -> StoreResult<Uuid> {
         parse_uuid(column, &self.text(column)?)
     }
@@ -229,6 +218,15 @@ impl RowExt for SqliteRow {
         self.opt_text(column)?
             .map(|t| parse_ts(column, &t))
             .transpose()
+    }
+}
+
+impl RowExt for SqliteRow {
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get::<String, _>(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get::<Option<String>, _>(column)?)
     }
     fn int(&self, column: &str) -> StoreResult<i64> {
         Ok(self.try_get::<i64, _>(column)?)
@@ -244,22 +242,6 @@ impl RowExt for rusqlite::Row<'_> {
     }
     fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
         Ok(self.get::<_, Option<String>>(column)?)
-    }
-    fn uuid(&self, column: &str) -> StoreResult<Uuid> {
-        parse_uuid(column, &self.text(column)?)
-    }
-    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
-        self.opt_text(column)?
-            .map(|t| parse_uuid(column, &t))
-            .transpose()
-    }
-    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
-        parse_ts(column, &self.text(column)?)
-    }
-    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        self.opt_text(column)?
-            .map(|t| parse_ts(column, &t))
-            .transpose()
     }
     fn int(&self, column: &str) -> StoreResult<i64> {
         Ok(self.get::<_, i64>(column)?)
