@@ -25,6 +25,9 @@ fn main() -> ExitCode {
     for note in &generated.notes {
         println!("cargo:warning=openapi.json{note}");
     }
+    if !generated.notes.is_empty() {
+        println!("cargo:warning=openapi.json: {}", generated.summary());
+    }
     let out_path = out_dir.join("feather_client.rs");
     if let Err(error) = std::fs::write(&out_path, generated.source) {
         return fail(&format!("cannot write {}: {error}", out_path.display()));

@@ -188,5 +188,6 @@ fn generate(spec: &Path, out: Option<&Path>) -> Result<()> {
     for note in &generated.notes {
         eprintln!("note: {note}");
     }
+    eprintln!("{}: {}", spec.display(), generated.summary());
     write_or_print(out, &generated.source)
 }

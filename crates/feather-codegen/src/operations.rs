@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::Note;
 
-const METHODS: [&str; 8] = [
+pub(crate) const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
@@ -87,6 +87,65 @@ pub(crate) fn drop_unsendable(document: &mut Value, notes: &mut Vec<Note>) {
                 operation.method.to_uppercase(),
                 operation.path,
                 media_types.join(" or ")
+            ),
+        });
+    }
+}
+
+/// Request media types in order of preference when an operation offers
+/// several: JSON first, then what progenitor sends.
+const PREFERRED_BODIES: [&str; 6] = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/octet-stream",
+    "text/plain",
+    "text/x-markdown",
+];
+
+/// progenitor takes one request media type per operation; when an operation
+/// offers several, keeps JSON when offered, else the first one the client
+/// can send (in [`PREFERRED_BODIES`] order), with a note.
+pub(crate) fn choose_request_media_types(document: &mut Value, notes: &mut Vec<Note>) {
+    for operation in list(document) {
+        let Some(content) = operation
+            .value
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        if content.len() < 2 {
+            continue;
+        }
+        let essence = |media_type: &str| {
+            media_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        };
+        let chosen = PREFERRED_BODIES
+            .iter()
+            .find_map(|preferred| content.keys().find(|key| essence(key) == *preferred))
+            .or_else(|| content.keys().next())
+            .cloned();
+        let Some(chosen) = chosen else {
+            continue;
+        };
+        let others: Vec<String> = content.keys().filter(|k| **k != chosen).cloned().collect();
+        if let Some(Value::Object(content)) =
+            document.pointer_mut(&format!("{}/requestBody/content", operation.pointer))
+        {
+            content.retain(|key, _| *key == chosen);
+        }
+        notes.push(Note {
+            pointer: format!("{}/requestBody", operation.pointer),
+            message: format!(
+                "operation {} sends {chosen}; also offered, not generated: {}",
+                crate::operation_label(&operation.method, &operation.path),
+                others.join(", ")
             ),
         });
     }

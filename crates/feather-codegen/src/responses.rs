@@ -44,7 +44,21 @@ pub fn error_response_schema() -> Value {
 }
 
 /// Applies the pass to every operation.
-pub(crate) fn unify(document: &mut Value, notes: &mut Vec<Note>) -> Result<(), CodegenError> {
+/// An operation whose success type became an `Option`: `None` for the
+/// statuses that have no body.
+#[derive(Debug, Clone)]
+pub(crate) struct OptionalSuccess {
+    pub operation_id: String,
+    pub statuses: Vec<String>,
+}
+
+/// Applies the pass to every operation; returns the operations whose
+/// success type is optional, for [`rewrite_optional`].
+pub(crate) fn unify(
+    document: &mut Value,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<OptionalSuccess>, CodegenError> {
+    let mut optional = Vec::new();
     let convention = json!({ "$ref": format!("#/components/schemas/{ERROR_RESPONSE}") });
     // An upstream definition of the body wins over ours.
     component_schemas(document)?
@@ -107,29 +121,89 @@ pub(crate) fn unify(document: &mut Value, notes: &mut Vec<Note>) -> Result<(), C
         for body in typed {
             push_unique(&mut distinct, body);
         }
-        let untyped = success.iter().any(|(_, body)| body.is_none());
-        if untyped && !distinct.is_empty() {
-            return Err(CodegenError::Unsupported {
-                pointer: format!("{}/responses", operation.pointer),
-                reason: "success responses with and without a JSON body cannot share one type"
-                    .into(),
-            });
-        }
-        if distinct.len() > 1 {
+        let untyped: Vec<String> = success
+            .iter()
+            .filter(|(_, body)| body.is_none())
+            .map(|(status, _)| status.clone())
+            .collect();
+        let raw: Vec<String> = untyped
+            .iter()
+            .filter(|status| {
+                kept.get(*status)
+                    .and_then(|response| response.get("content"))
+                    .and_then(Value::as_object)
+                    .is_some_and(|content| !content.is_empty())
+            })
+            .cloned()
+            .collect();
+        let label = crate::operation_label(&operation.method, &operation.path);
+        if !raw.is_empty() && !distinct.is_empty() {
+            // JSON beside bytes: progenitor has one body kind per operation,
+            // so every success is returned as bytes.
+            for (status, _) in &success {
+                if let Some(Value::Object(response)) = kept.get_mut(status)
+                    && response.get("content").is_some()
+                {
+                    response.insert(
+                        "content".into(),
+                        json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}),
+                    );
+                }
+            }
             notes.push(Note {
                 pointer: format!("{}/responses", operation.pointer),
                 message: format!(
-                    "{} success bodies merged into one union type",
-                    distinct.len()
+                    "operation {label}: success bodies are JSON and non-JSON ({}); \
+                     all are returned as a byte stream",
+                    raw.join(", ")
                 ),
             });
-            let body = union_of(document, distinct, &operation_name, "Success")?;
-            for (status, _) in &success {
-                if let Some(slot) = kept
-                    .get_mut(status)
-                    .and_then(|response| response.pointer_mut("/content/application~1json/schema"))
+        } else if distinct.len() > 1 || (!untyped.is_empty() && !distinct.is_empty()) {
+            let mut body = if distinct.len() > 1 {
+                notes.push(Note {
+                    pointer: format!("{}/responses", operation.pointer),
+                    message: format!(
+                        "{} success bodies merged into one union type",
+                        distinct.len()
+                    ),
+                });
+                union_of(document, distinct, &operation_name, "Success")?
+            } else {
+                distinct.remove(0)
+            };
+            if !untyped.is_empty() {
+                // Statuses without a body (204) return `None`.
+                body = if body.get("$ref").is_some() {
+                    json!({"allOf": [body], "nullable": true})
+                } else {
+                    let mut body = body;
+                    if let Some(object) = body.as_object_mut() {
+                        object.insert("nullable".into(), Value::Bool(true));
+                    }
+                    body
+                };
+                if let Some(operation_id) =
+                    operation.value.get("operationId").and_then(Value::as_str)
                 {
-                    *slot = body.clone();
+                    optional.push(OptionalSuccess {
+                        operation_id: operation_id.to_owned(),
+                        statuses: untyped.clone(),
+                    });
+                }
+                notes.push(Note {
+                    pointer: format!("{}/responses", operation.pointer),
+                    message: format!(
+                        "operation {label}: success type is an Option, None (null for an untyped body) for {} (no body)",
+                        untyped.join(", ")
+                    ),
+                });
+            }
+            for (status, _) in &success {
+                if let Some(Value::Object(response)) = kept.get_mut(status) {
+                    response.insert(
+                        "content".into(),
+                        json!({"application/json": {"schema": body.clone()}}),
+                    );
                 }
             }
         }
@@ -141,7 +215,45 @@ pub(crate) fn unify(document: &mut Value, notes: &mut Vec<Note>) -> Result<(), C
             *slot = Value::Object(kept);
         }
     }
-    Ok(())
+    Ok(optional)
+}
+
+/// After generation: the arms of the statuses without a body return `None`
+/// (`Value::Null` when the body type is untyped JSON, which typify does not
+/// wrap in an `Option`) instead of parsing an empty body.
+pub(crate) fn rewrite_optional(file: &mut syn::File, operations: &[OptionalSuccess]) {
+    use syn::visit_mut::VisitMut;
+    struct Arms {
+        statuses: Vec<u16>,
+    }
+    impl VisitMut for Arms {
+        fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+            syn::visit_mut::visit_arm_mut(self, arm);
+            if let syn::Pat::Lit(syn::PatLit {
+                lit: syn::Lit::Int(code),
+                ..
+            }) = &arm.pat
+                && code
+                    .base10_parse::<u16>()
+                    .is_ok_and(|code| self.statuses.contains(&code))
+            {
+                *arm.body = syn::parse_quote! {
+                    Ok(ResponseValue::new(::std::default::Default::default(), response.status(), response.headers().clone()))
+                };
+            }
+        }
+    }
+    for operation in operations {
+        let Some(send) = crate::syntax::send_fn_mut(file, &operation.operation_id) else {
+            continue;
+        };
+        let statuses = operation
+            .statuses
+            .iter()
+            .filter_map(|status| status.parse::<u16>().ok())
+            .collect();
+        Arms { statuses }.visit_block_mut(&mut send.block);
+    }
 }
 
 fn component_schemas(document: &mut Value) -> Result<&mut Map<String, Value>, CodegenError> {

@@ -163,20 +163,8 @@ fn unreadable_documents_fail_with_the_place_and_the_reason() {
     let error = generate("{\"openapi\": \"3.1.0\",").err();
     assert!(matches!(error, Some(CodegenError::Parse(_))), "{error:?}");
 
-    let error = generate_value(json!({
-        "openapi": "3.1.0",
-        "info": {"title": "t", "version": "1"},
-        "paths": {},
-        "components": {"schemas": {"S": {"if": {"type": "string"}}}}
-    }));
-    assert_eq!(
-        error.map(|e| e.to_string()),
-        Some(
-            "cannot convert the document to OpenAPI 3.0.3: cannot express `if` at \
-             /components/schemas/S/if in OpenAPI 3.0: conditional schemas have no 3.0 form"
-                .to_owned()
-        )
-    );
+    let error = generate_value(json!({"openapi": "2.0", "info": {"title": "t", "version": "1"}}));
+    assert!(matches!(error, Some(CodegenError::Convert(_))), "{error:?}");
 
     let error = generate_value(json!({"openapi": "3.1.0", "info": {"title": "t"}, "paths": {}}));
     assert_eq!(
@@ -189,23 +177,59 @@ fn unreadable_documents_fail_with_the_place_and_the_reason() {
 }
 
 #[test]
-fn generator_panics_become_errors() {
-    // Two operations with one id make progenitor refuse the document.
-    let error = generate_value(json!({
+fn a_schema_the_converter_refuses_is_widened_not_fatal() {
+    let (source, notes) = generate_fixture_text(&json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/s": {"get": {"operationId": "get_s", "responses": {"200": {
+            "description": "ok",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/S"}}}
+        }}}}},
+        "components": {"schemas": {"S": {"type": "object", "properties": {
+            "kind": {"type": "string", "if": {"const": "a"}, "then": {"minLength": 2}}
+        }}}}
+    }));
+    assert!(source.contains("pub fn get_s(&self)"));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("/components/schemas/S/properties/kind/if:")),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn an_operation_progenitor_refuses_is_left_out_with_a_note() {
+    // Two operations with one id make progenitor refuse the document; the
+    // second one is left out, the first generated.
+    let generated = match feather_codegen::generate_from_value(json!({
         "openapi": "3.0.3",
         "info": {"title": "t", "version": "1"},
         "paths": {
             "/a": {"get": {"operationId": "same", "responses": {"204": {"description": "ok"}}}},
-            "/b": {"get": {"operationId": "same", "responses": {"204": {"description": "ok"}}}}
+            "/b": {"get": {"operationId": "same", "responses": {"204": {"description": "ok"}}}},
+            "/c": {"get": {"operationId": "other", "responses": {"204": {"description": "ok"}}}}
         }
-    }));
+    })) {
+        Ok(generated) => generated,
+        Err(error) => panic!("generation failed: {error}"),
+    };
+    assert_eq!(generated.operations_total, 3);
+    assert_eq!(generated.operations_generated, 2);
     assert_eq!(
-        error.map(|e| e.to_string()),
-        Some(
-            "progenitor could not generate the client: unexpected or unhandled format in the \
-             OpenAPI document duplicate operation ID: same"
+        generated.summary(),
+        "2 of 3 operations generated, 1 note(s)"
+    );
+    assert!(generated.source.contains("pub fn same(&self)"));
+    assert!(generated.source.contains("pub fn other(&self)"));
+    let notes: Vec<String> = generated.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        vec![
+            "/paths/~1b/get: operation GET /b left out: progenitor cannot generate it: \
+             unexpected or unhandled format in the OpenAPI document duplicate operation ID: same"
                 .to_owned()
-        )
+        ]
     );
 }
 

@@ -24,6 +24,7 @@
 //! | an optional parameter's null branch | removed: a parameter that is absent is already "no value" |
 //! | `$ref` with sibling keywords | `allOf: [{$ref}]` with the siblings |
 //! | boolean schemas `true` / `false` | `{}` / `{not: {}}` |
+//! | an OAuth flow without `scopes` | `scopes: {}` (required in 3.0) |
 //!
 //! Schemas without a type (e.g. FastAPI's `ValidationError.input`) stay "any".
 //! What 3.0 cannot express and a generator would have to guess at

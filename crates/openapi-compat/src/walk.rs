@@ -254,6 +254,16 @@ impl Walker<'_> {
                 reason: "OpenAPI 3.0 has no mutual TLS security scheme".into(),
             });
         }
+        // 3.0 requires `scopes` on every OAuth flow (an empty map is allowed);
+        // 3.1 documents written by hand or by Litestar often leave it out.
+        if let Some(Value::Object(flows)) = scheme.get_mut("flows") {
+            for flow in flows.values_mut() {
+                if let Value::Object(flow) = flow {
+                    flow.entry("scopes")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                }
+            }
+        }
         Ok(())
     }
 }

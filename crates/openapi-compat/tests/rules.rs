@@ -392,3 +392,20 @@ fn other_versions_are_refused() {
     );
     assert_eq!(convert(json!([])), Err(ConvertError::NotAnObject));
 }
+
+#[test]
+fn oauth_flow_without_scopes_gets_an_empty_map() {
+    let mut document = document_with_schema(json!({"type": "string"}));
+    document["components"]["securitySchemes"] = json!({
+        "OAuth2": {"type": "oauth2", "flows": {"password": {"tokenUrl": "/login"}}}
+    });
+    let conversion = match convert(document) {
+        Ok(conversion) => conversion,
+        Err(error) => panic!("conversion failed: {error}"),
+    };
+    assert_eq!(
+        conversion.document["components"]["securitySchemes"]["OAuth2"]["flows"]["password"],
+        json!({"tokenUrl": "/login", "scopes": {}})
+    );
+    assert_valid_30(&conversion.document);
+}

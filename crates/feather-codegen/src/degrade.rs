@@ -1,0 +1,251 @@
+//! Degrading per operation, never per document.
+//!
+//! When progenitor (or typify inside it) rejects or panics on a prepared
+//! document, this module finds what causes it and leaves exactly that out:
+//!
+//! 1. component schemas, generated without any operation: a schema that
+//!    fails is *weakened* to "any JSON value" (`{}`), so the operations that
+//!    use it still generate (with `serde_json::Value` in its place);
+//! 2. operations, generated with every remaining schema: an operation that
+//!    fails is left out.
+//!
+//! Both searches are the same greedy bisection ([`keep_passing`]): a set of
+//! candidates that generates together is kept whole, otherwise it is split
+//! in halves and the second half is tried on top of what the first kept.
+//! With `k` culprits among `n` candidates that costs about `2k·log2(n)`
+//! generations, and nothing when the document generates at once, and it
+//! also finds culprits that fail only together with others (type name
+//! collisions).
+
+use serde_json::{Map, Value, json};
+
+use crate::operations;
+use crate::{Note, operation_label};
+
+/// Runs one generation attempt; `Err` carries progenitor's message.
+pub(crate) type Attempt<'a> = dyn FnMut(&Value) -> Result<(), String> + 'a;
+
+/// Weakens the component schemas and removes the operations that keep
+/// `document` from generating; returns what was done as notes.
+pub(crate) fn degrade(document: &mut Value, attempt: &mut Attempt<'_>) -> Vec<Note> {
+    let mut notes = Vec::new();
+
+    // Schemas, without operations. Schemas not (yet) under test are `{}`.
+    let names: Vec<String> = component_schemas(document)
+        .map(|schemas| schemas.keys().cloned().collect())
+        .unwrap_or_default();
+    let original = component_schemas(document).cloned().unwrap_or_default();
+    let schema_check =
+        |document: &Value, kept: &[String], attempt: &mut Attempt<'_>| -> Result<(), String> {
+            let mut trial = document.clone();
+            if let Some(paths) = trial.get_mut("paths") {
+                *paths = json!({});
+            }
+            if let Some(schemas) = component_schemas_mut(&mut trial) {
+                for (name, schema) in schemas.iter_mut() {
+                    if !kept.contains(name) {
+                        *schema = json!({});
+                    }
+                }
+            }
+            attempt(&trial)
+        };
+    let (mut kept, rejected) = keep_passing(
+        &mut |kept: &[String]| schema_check(document, kept, attempt),
+        Vec::new(),
+        names,
+    );
+    for (name, reason) in rejected {
+        let pointer = format!(
+            "/components/schemas/{}",
+            openapi_compat::escape_pointer_token(&name)
+        );
+        // typify refuses many defaults it cannot render (an untagged union's,
+        // a nested struct's): without its defaults the schema may pass.
+        let mut stripped = original.get(&name).cloned().unwrap_or_default();
+        let n_defaults = strip_defaults(&mut stripped);
+        if n_defaults > 0 {
+            set_schema(document, &name, stripped);
+            kept.push(name.clone());
+            if schema_check(document, &kept, attempt).is_ok() {
+                notes.push(Note {
+                    pointer,
+                    message: format!(
+                        "schema {name}: {n_defaults} default(s) dropped, typify cannot render them: {}",
+                        first_line(&reason)
+                    ),
+                });
+                continue;
+            }
+            kept.pop();
+        }
+        set_schema(document, &name, weakened(original.get(&name)));
+        notes.push(Note {
+            pointer,
+            message: format!(
+                "schema {name} weakened to any JSON value (serde_json::Value): {}",
+                first_line(&reason)
+            ),
+        });
+    }
+
+    // Operations, with every schema.
+    let all: Vec<(String, String)> = operations::list(document)
+        .into_iter()
+        .map(|operation| (operation.path, operation.method))
+        .collect();
+    let mut operation_check = |kept: &[(String, String)]| -> Result<(), String> {
+        let mut trial = document.clone();
+        retain_operations(&mut trial, kept);
+        attempt(&trial)
+    };
+    let (_, rejected) = keep_passing(&mut operation_check, Vec::new(), all);
+    for ((path, method), reason) in &rejected {
+        notes.push(Note {
+            pointer: format!(
+                "/paths/{}/{method}",
+                openapi_compat::escape_pointer_token(path)
+            ),
+            message: format!(
+                "operation {} left out: progenitor cannot generate it: {}",
+                operation_label(method, path),
+                first_line(reason)
+            ),
+        });
+    }
+    let rejected: Vec<(String, String)> = rejected.into_iter().map(|(op, _)| op).collect();
+    remove_operations(document, &rejected);
+    notes
+}
+
+/// The greedy bisection: returns the candidates kept on top of `base`, and
+/// the rejected ones with the error each caused.
+pub(crate) fn keep_passing<T: Clone>(
+    check: &mut dyn FnMut(&[T]) -> Result<(), String>,
+    base: Vec<T>,
+    candidates: Vec<T>,
+) -> (Vec<T>, Vec<(T, String)>) {
+    if candidates.is_empty() {
+        return (base, Vec::new());
+    }
+    let mut trial = base.clone();
+    trial.extend(candidates.iter().cloned());
+    let error = match check(&trial) {
+        Ok(()) => return (trial, Vec::new()),
+        Err(error) => error,
+    };
+    if candidates.len() == 1 {
+        let rejected = candidates.into_iter().map(|c| (c, error.clone())).collect();
+        return (base, rejected);
+    }
+    let mut first = candidates;
+    let second = first.split_off(first.len() / 2);
+    let (kept, mut rejected) = keep_passing(check, base, first);
+    let (kept, rejected_second) = keep_passing(check, kept, second);
+    rejected.extend(rejected_second);
+    (kept, rejected)
+}
+
+/// Removes every `default` in a schema and its subschemas; returns how many.
+fn strip_defaults(schema: &mut Value) -> usize {
+    let mut count = 0;
+    crate::schemas::walk_schema(schema, "", &mut |schema, _| {
+        if let Some(object) = schema.as_object_mut()
+            && object.remove("default").is_some()
+        {
+            count += 1;
+        }
+    });
+    count
+}
+
+fn set_schema(document: &mut Value, name: &str, schema: Value) {
+    if let Some(slot) = component_schemas_mut(document).and_then(|schemas| schemas.get_mut(name)) {
+        *slot = schema;
+    }
+}
+
+/// What a rejected schema becomes: any value, keeping its description.
+fn weakened(original: Option<&Value>) -> Value {
+    let mut schema = Map::new();
+    if let Some(description) = original.and_then(|s| s.get("description")) {
+        schema.insert("description".into(), description.clone());
+    }
+    Value::Object(schema)
+}
+
+fn component_schemas(document: &Value) -> Option<&Map<String, Value>> {
+    document.pointer("/components/schemas")?.as_object()
+}
+
+fn component_schemas_mut(document: &mut Value) -> Option<&mut Map<String, Value>> {
+    document.pointer_mut("/components/schemas")?.as_object_mut()
+}
+
+fn retain_operations(document: &mut Value, kept: &[(String, String)]) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if let Some(item) = item.as_object_mut() {
+            item.retain(|key, _| {
+                !operations::METHODS.contains(&key.as_str())
+                    || kept.iter().any(|(p, m)| p == path && m == key)
+            });
+        }
+    }
+    paths.retain(|_, item| {
+        item.as_object().is_some_and(|item| {
+            item.keys()
+                .any(|key| operations::METHODS.contains(&key.as_str()))
+        })
+    });
+}
+
+/// Removes the named operations (and path items left without any).
+pub(crate) fn remove_operations(document: &mut Value, removed: &[(String, String)]) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, method) in removed {
+        if let Some(item) = paths.get_mut(path).and_then(Value::as_object_mut) {
+            item.remove(method);
+        }
+    }
+    paths.retain(|_, item| {
+        item.as_object().is_some_and(|item| {
+            item.keys()
+                .any(|key| operations::METHODS.contains(&key.as_str()))
+        })
+    });
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default().trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_passing;
+
+    #[test]
+    fn bisection_finds_single_and_interacting_culprits() {
+        // 3 and 7 fail alone; 4 and 5 fail only together.
+        let mut calls = 0;
+        let mut check = |items: &[u32]| -> Result<(), String> {
+            calls += 1;
+            if let Some(bad) = items.iter().find(|&&i| i == 3 || i == 7) {
+                return Err(format!("{bad} is bad"));
+            }
+            if items.contains(&4) && items.contains(&5) {
+                return Err("4 and 5 collide".into());
+            }
+            Ok(())
+        };
+        let (kept, rejected) = keep_passing(&mut check, Vec::new(), (0..16).collect());
+        let rejected: Vec<u32> = rejected.into_iter().map(|(item, _)| item).collect();
+        assert_eq!(rejected, vec![3, 5, 7]);
+        assert_eq!(kept.len(), 13);
+        assert!(calls < 40, "{calls} checks");
+    }
+}
