@@ -220,7 +220,7 @@ fn replace_binary(property: &mut Value, reference: &Value) -> bool {
 fn file_part_component(document: &mut Value) -> String {
     let schema = json!({
         "type": "object",
-        "description": "A file in a multipart/form-data request: its bytes, and the file name and media type the server is told (the file name defaults to the field's name).",
+        "description": "A file in a multipart/form-data request: its bytes, and the file name and media type the server is told (they default to the field's name and application/octet-stream).",
         "required": ["content"],
         "properties": {
             "content": {
@@ -229,7 +229,7 @@ fn file_part_component(document: &mut Value) -> String {
                 "items": {"type": "integer", "format": "uint8", "minimum": 0, "maximum": 255}
             },
             "file_name": {"description": "The file name sent with the part.", "type": "string"},
-            "content_type": {"description": "The part's media type (e.g. `image/png`).", "type": "string"}
+            "content_type": {"description": "The part's media type (e.g. `image/png`; default `application/octet-stream`).", "type": "string"}
         }
     });
     let existing = document
@@ -400,9 +400,10 @@ fn forms_module(encoders: &[TokenStream], file_part: Option<&str>) -> TokenStrea
                 }
             }
 
-            /// A `multipart/form-data` body of the fields; a file without a
+            /// A `multipart/form-data` body of the fields. A file without a
             /// name is sent with its field's name (servers tell files from
-            /// text fields by the file name).
+            /// text fields by the file name), one without a media type as
+            /// `application/octet-stream`, as browsers do.
             pub fn multipart(fields: Vec<Field>) -> Result<::reqwest::multipart::Form, String> {
                 let mut form = ::reqwest::multipart::Form::new();
                 for field in fields {
@@ -411,13 +412,13 @@ fn forms_module(encoders: &[TokenStream], file_part: Option<&str>) -> TokenStrea
                         Field::DynamicText(name, value) => form.text(name, value),
                         Field::File(name, file) => {
                             let file_name = file.file_name.unwrap_or_else(|| name.to_owned());
-                            let mut part = ::reqwest::multipart::Part::bytes(file.content)
-                                .file_name(file_name);
-                            if let Some(content_type) = file.content_type {
-                                part = part
-                                    .mime_str(&content_type)
-                                    .map_err(|error| format!("file {name}: {error}"))?;
-                            }
+                            let content_type = file
+                                .content_type
+                                .unwrap_or_else(|| "application/octet-stream".to_owned());
+                            let part = ::reqwest::multipart::Part::bytes(file.content)
+                                .file_name(file_name)
+                                .mime_str(&content_type)
+                                .map_err(|error| format!("file {name}: {error}"))?;
                             form.part(name, part)
                         }
                     };

@@ -1,0 +1,234 @@
+//! Live proof against FastAPI itself: for each small app in
+//! `tests/fastapi/` (Python), start it with uvicorn on a loopback port,
+//! fetch its `/openapi.json`, generate a client with the same pipeline as
+//! `build.rs` (`feather_codegen::generate_from_value`), compile it with the
+//! app's driver (`tests/fastapi/APP.rs`), and run the driver: it calls
+//! every operation through the generated client and checks the app's echo
+//! of what it received (field values, file names and bytes, cookies,
+//! headers). The test then checks that the driver called every operation
+//! the document has, and that the pipeline left none out.
+//!
+//! Needs a Python with `fastapi`, `uvicorn` and `python-multipart`
+//! (`tests/fastapi/requirements.txt`): `FEATHER_FASTAPI_PYTHON`, else
+//! `target/fastapi-venv/bin/python` (what `.ci/run` creates). Without one
+//! the test skips and says why, except under CI, where it fails.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{Target, build, in_ci, workspace_root, write_crate};
+
+const APPS: [&str; 2] = ["params_app", "forms_app"];
+
+#[test]
+fn generated_clients_call_every_operation_of_live_fastapi_apps() {
+    let Some(python) = python() else {
+        return;
+    };
+    for app in APPS {
+        check_app(&python, app);
+    }
+}
+
+/// The Python to run the apps with, or `None` (after saying why) locally.
+fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("FEATHER_FASTAPI_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/fastapi-venv/bin/python"));
+    let usable = Command::new(&candidate)
+        .args(["-c", "import fastapi, uvicorn, multipart"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if usable {
+        return Some(candidate);
+    }
+    let reason = format!(
+        "{} cannot import fastapi, uvicorn and multipart; create it with \
+         `python3 -m venv target/fastapi-venv && target/fastapi-venv/bin/pip install -r \
+         xtask/tests/fastapi/requirements.txt` or set FEATHER_FASTAPI_PYTHON",
+        candidate.display()
+    );
+    assert!(!in_ci(), "the live FastAPI test cannot run in CI: {reason}");
+    eprintln!("skipped: {reason}");
+    None
+}
+
+/// A running app; killed when dropped.
+struct App {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn apps_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fastapi")
+}
+
+#[track_caller]
+fn start(python: &Path, app: &str) -> App {
+    let child = Command::new(python)
+        .arg(apps_dir().join("serve.py"))
+        .arg(app)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => panic!("cannot start {app}: {error}"),
+    };
+    let Some(stdout) = child.stdout.take() else {
+        panic!("{app}: no stdout");
+    };
+    let mut line = String::new();
+    if let Err(error) = BufReader::new(stdout).read_line(&mut line) {
+        panic!("{app}: cannot read its port: {error}");
+    }
+    let Some(port) = line.trim().strip_prefix("listening on ") else {
+        let _ = child.kill();
+        panic!("{app}: unexpected first line {line:?}");
+    };
+    App {
+        base_url: format!("http://127.0.0.1:{port}"),
+        child,
+    }
+}
+
+#[track_caller]
+fn fetch_document(base_url: &str) -> serde_json::Value {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("cannot start a runtime: {error}"),
+    };
+    let url = format!("{base_url}/openapi.json");
+    let fetched = runtime.block_on(async {
+        // uvicorn accepts on the socket before the app has started up.
+        let mut last_error = String::new();
+        for _ in 0..100 {
+            match reqwest::get(&url).await {
+                Ok(response) if response.status().is_success() => {
+                    return response
+                        .json::<serde_json::Value>()
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+                Ok(response) => last_error = format!("status {}", response.status()),
+                Err(error) => last_error = error.to_string(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(last_error)
+    });
+    match fetched {
+        Ok(document) => document,
+        Err(error) => panic!("cannot fetch {url}: {error}"),
+    }
+}
+
+/// `METHOD PATH` of every operation of the document.
+fn operations(document: &serde_json::Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().into_iter().flatten() {
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
+            if item.get(method).is_some() {
+                out.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn check_app(python: &Path, app: &str) {
+    let running = start(python, app);
+    let document = fetch_document(&running.base_url);
+    let expected = operations(&document);
+
+    let generated = match feather_codegen::generate_from_value(document) {
+        Ok(generated) => generated,
+        Err(error) => panic!("{app}: generation failed: {error}"),
+    };
+    assert_eq!(
+        generated.operations_generated,
+        generated.operations_total,
+        "{app}: operations left out:\n{}",
+        generated
+            .notes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    let driver_path = apps_dir().join(format!("{app}.rs"));
+    let driver = match std::fs::read_to_string(&driver_path) {
+        Ok(text) => text,
+        Err(error) => panic!("cannot read {}: {error}", driver_path.display()),
+    };
+    let crate_dir = write_crate(
+        &format!("fastapi-{app}"),
+        &generated.source,
+        Target::Binary { main: &driver },
+        &[
+            ("tokio", &["rt", "macros"]),
+            ("futures-util", &[]),
+            ("bytes", &[]),
+        ],
+    );
+    let built = build(&crate_dir);
+    assert!(
+        built.success,
+        "{app}: the driver does not compile:\n{}",
+        built.stderr
+    );
+    let problems = built.problems();
+    assert!(
+        problems.is_empty(),
+        "{app}: warnings:\n{}",
+        problems.join("\n")
+    );
+
+    let binary = common::target_dir()
+        .join("debug")
+        .join(format!("generated-fastapi-{app}"));
+    let output = match Command::new(&binary).arg(&running.base_url).output() {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run {}: {error}", binary.display()),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{app}: the driver failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let called: BTreeSet<String> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("called "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        called, expected,
+        "{app}: the driver must call every operation of the document"
+    );
+    eprintln!(
+        "{app}: {} operations called through the generated client, every echo matched",
+        called.len()
+    );
+}
