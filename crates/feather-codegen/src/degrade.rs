@@ -35,58 +35,38 @@ pub(crate) fn degrade(document: &mut Value, attempt: &mut Attempt<'_>) -> Vec<No
         .map(|schemas| schemas.keys().cloned().collect())
         .unwrap_or_default();
     let original = component_schemas(document).cloned().unwrap_or_default();
-    let schema_check =
-        |document: &Value, kept: &[String], attempt: &mut Attempt<'_>| -> Result<(), String> {
-            let mut trial = document.clone();
-            if let Some(paths) = trial.get_mut("paths") {
-                *paths = json!({});
-            }
-            if let Some(schemas) = component_schemas_mut(&mut trial) {
-                for (name, schema) in schemas.iter_mut() {
-                    if !kept.contains(name) {
-                        *schema = json!({});
-                    }
-                }
-            }
-            attempt(&trial)
-        };
-    let (mut kept, rejected) = keep_passing(
-        &mut |kept: &[String]| schema_check(document, kept, attempt),
-        Vec::new(),
-        names,
-    );
-    for (name, reason) in rejected {
-        let pointer = format!(
-            "/components/schemas/{}",
-            openapi_compat::escape_pointer_token(&name)
-        );
-        // typify refuses many defaults it cannot render (an untagged union's,
-        // a nested struct's): without its defaults the schema may pass.
-        let mut stripped = original.get(&name).cloned().unwrap_or_default();
-        let n_defaults = strip_defaults(&mut stripped);
-        if n_defaults > 0 {
-            set_schema(document, &name, stripped);
-            kept.push(name.clone());
-            if schema_check(document, &kept, attempt).is_ok() {
-                notes.push(Note {
-                    pointer,
-                    message: format!(
-                        "schema {name}: {n_defaults} default(s) dropped, typify cannot render them: {}",
-                        first_line(&reason)
-                    ),
-                });
+    if schema_check(document, &names, attempt).is_err() {
+        // First each schema with the schemas it names (cheap, small
+        // documents): a schema that fails there, though those it names pass
+        // alone, is a culprit. This finds the usual kind (a default typify
+        // cannot render) without generating the whole document again.
+        for name in &names {
+            let mut context = direct_references(original.get(name));
+            context.retain(|other| other != name);
+            let mut with = context.clone();
+            with.push(name.clone());
+            let Err(reason) = schema_check(document, &with, attempt) else {
                 continue;
+            };
+            if schema_check(document, &context, attempt).is_ok() {
+                repair(
+                    document, &original, name, &reason, &context, attempt, &mut notes,
+                );
             }
-            kept.pop();
         }
-        set_schema(document, &name, weakened(original.get(&name)));
-        notes.push(Note {
-            pointer,
-            message: format!(
-                "schema {name} weakened to any JSON value (serde_json::Value): {}",
-                first_line(&reason)
-            ),
-        });
+        // Then what fails only in company (name collisions, ...).
+        let (mut kept, rejected) = keep_passing(
+            &mut |kept: &[String]| schema_check(document, kept, attempt),
+            Vec::new(),
+            names,
+        );
+        for (name, reason) in rejected {
+            if repair(
+                document, &original, &name, &reason, &kept, attempt, &mut notes,
+            ) {
+                kept.push(name);
+            }
+        }
     }
 
     // Operations, with every schema.
@@ -116,6 +96,116 @@ pub(crate) fn degrade(document: &mut Value, attempt: &mut Attempt<'_>) -> Vec<No
     let rejected: Vec<(String, String)> = rejected.into_iter().map(|(op, _)| op).collect();
     remove_operations(document, &rejected);
     notes
+}
+
+/// Generates the document's component schemas alone: those in `kept` as
+/// they are, the ones they name as `{}` (so references still resolve), no
+/// others (so that a check of a few schemas is quick).
+fn schema_check(
+    document: &Value,
+    kept: &[String],
+    attempt: &mut Attempt<'_>,
+) -> Result<(), String> {
+    let all = component_schemas(document);
+    let mut named: std::collections::HashSet<String> = kept.iter().cloned().collect();
+    for name in kept {
+        named.extend(direct_references(all.and_then(|schemas| schemas.get(name))));
+    }
+    let kept: std::collections::HashSet<&String> = kept.iter().collect();
+    let mut trial = Map::new();
+    if let Some(root) = document.as_object() {
+        for (key, value) in root {
+            if key != "paths" && key != "components" {
+                trial.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    trial.insert("paths".into(), json!({}));
+    let schemas: Map<String, Value> = all
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| named.contains(*name))
+        .map(|(name, schema)| {
+            let schema = if kept.contains(name) {
+                schema.clone()
+            } else {
+                json!({})
+            };
+            (name.clone(), schema)
+        })
+        .collect();
+    trial.insert("components".into(), json!({ "schemas": schemas }));
+    attempt(&Value::Object(trial))
+}
+
+/// The component schemas a schema names directly.
+fn direct_references(schema: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = schema.into_iter().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(object) => {
+                if let Some(name) = object
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(crate::schemas::component_name)
+                    && !out.contains(&name)
+                {
+                    out.push(name);
+                }
+                stack.extend(object.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Makes a failing schema generate in `context` (the schemas it is tried
+/// with): without its defaults when that is enough, else as any JSON
+/// value. Returns whether the schema was kept (without defaults).
+fn repair(
+    document: &mut Value,
+    original: &Map<String, Value>,
+    name: &str,
+    reason: &str,
+    context: &[String],
+    attempt: &mut Attempt<'_>,
+    notes: &mut Vec<Note>,
+) -> bool {
+    let pointer = format!(
+        "/components/schemas/{}",
+        openapi_compat::escape_pointer_token(name)
+    );
+    // typify refuses many defaults it cannot render (an untagged union's,
+    // a nested struct's): without its defaults the schema may pass.
+    let mut stripped = original.get(name).cloned().unwrap_or_default();
+    let n_defaults = strip_defaults(&mut stripped);
+    if n_defaults > 0 {
+        set_schema(document, name, stripped);
+        let mut with = context.to_vec();
+        with.push(name.to_owned());
+        if schema_check(document, &with, attempt).is_ok() {
+            notes.push(Note {
+                pointer,
+                message: format!(
+                    "schema {name}: {n_defaults} default(s) dropped, typify cannot render them: {}",
+                    first_line(reason)
+                ),
+            });
+            return true;
+        }
+    }
+    set_schema(document, name, weakened(original.get(name)));
+    notes.push(Note {
+        pointer,
+        message: format!(
+            "schema {name} weakened to any JSON value (serde_json::Value): {}",
+            first_line(reason)
+        ),
+    });
+    false
 }
 
 /// The greedy bisection: returns the candidates kept on top of `base`, and

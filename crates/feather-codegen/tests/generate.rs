@@ -266,3 +266,158 @@ fn type_body<'s>(source: &'s str, declaration: &str) -> &'s str {
 fn syn_parses(source: &str) -> bool {
     syn::parse_file(source).is_ok()
 }
+
+/// A FastAPI-shaped document with what FastAPI emits beyond JSON: the
+/// runtime behaviour is proven against live FastAPI apps by
+/// `xtask/tests/live_fastapi.rs`; these tests pin what is generated and
+/// what the notes say.
+fn fastapi_extras() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "extras", "version": "1"},
+        "paths": {
+            "/upload": {"post": {
+                "operationId": "upload_upload_post",
+                "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
+                    "$ref": "#/components/schemas/Body_upload_upload_post"
+                }}}},
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}}
+            }},
+            "/me": {"get": {
+                "operationId": "me_me_get",
+                "parameters": [
+                    {"name": "session", "in": "cookie", "required": true, "schema": {"type": "string"}},
+                    {"name": "theme", "in": "cookie", "required": false,
+                     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}}
+                ],
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}}
+            }},
+            "/both": {"post": {
+                "operationId": "both_both_post",
+                "requestBody": {"content": {
+                    "application/x-yaml": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}
+                }},
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+                    "204": {"description": "nothing"}
+                }
+            }}
+        },
+        "components": {"schemas": {
+            "Body_upload_upload_post": {"type": "object", "required": ["files"], "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}
+            }},
+            "Thing": {"type": "object", "required": ["code"], "properties": {
+                "code": {"type": "string", "pattern": "^(?P<kind>[a-z]+)-(?P=kind)\\Z"},
+                "odd": {"type": "string", "pattern": "(?<=a)b(?i)"},
+                "count": {"type": "integer", "default": "0"},
+                "mode": {"type": "string", "enum": ["a", 1, "b"]}
+            }}
+        }}
+    })
+}
+
+#[test]
+fn multipart_bodies_get_typed_files_and_a_multipart_send() {
+    let (source, _) = generate_fixture_text(&fastapi_extras());
+    assert_declares(
+        &source,
+        &[
+            "pub fn upload(&self)",
+            "pub struct FilePart {",
+            "pub content: ::std::vec::Vec<u8>,",
+            "pub files: ::std::vec::Vec<FilePart>,",
+            "pub mod forms {",
+            "pub fn upload(body: types::BodyUploadUploadPost)",
+        ],
+    );
+    let send = send_fn(&source, "upload");
+    assert!(
+        send.contains(".multipart(super::forms::multipart("),
+        "{send}"
+    );
+    assert!(!send.contains(".json(&body)"), "{send}");
+}
+
+#[test]
+fn cookies_are_typed_setters_sent_in_one_cookie_header() {
+    let (source, notes) = generate_fixture_text(&fastapi_extras());
+    assert_declares(
+        &source,
+        &["pub fn me(&self)", "pub fn session<V>(", "pub fn theme<V>("],
+    );
+    let send = send_fn(&source, "me");
+    assert!(
+        send.contains("cookies.push(format!(\"{}={}\",\"session\",session))"),
+        "{send}"
+    );
+    assert!(
+        send.contains("header_map.append(::reqwest::header::COOKIE,cookies.join(\"; \")"),
+        "{send}"
+    );
+    assert!(!notes.iter().any(|n| n.contains("left out")), "{notes:#?}");
+}
+
+#[test]
+fn several_request_media_types_send_json_and_say_so() {
+    let (_, notes) = generate_fixture_text(&fastapi_extras());
+    assert!(
+        notes.iter().any(|n| n
+            == "/paths/~1both/post/requestBody: operation POST /both sends application/json; \
+                also offered, not generated: application/x-yaml"),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn a_success_without_a_body_makes_the_result_optional() {
+    let (source, notes) = generate_fixture_text(&fastapi_extras());
+    assert!(source.contains("ResponseValue<::std::option::Option<types::Thing>>"));
+    assert!(compact(&source).contains(
+        "204u16=>{Ok(ResponseValue::new(::std::default::Default::default(),response.status(),response.headers().clone(),),)}"
+    ));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("POST /both: success type is an Option"))
+    );
+}
+
+#[test]
+fn python_patterns_are_translated_or_dropped_and_bad_values_dropped() {
+    let (source, notes) = generate_fixture_text(&fastapi_extras());
+    // (?P<kind>...)(?P=kind)\Z -> (?<kind>...)\k<kind>$
+    assert!(
+        source.contains(r#"^(?<kind>[a-z]+)-\\k<kind>$"#),
+        "translated pattern"
+    );
+    let notes = notes.join("\n");
+    assert!(
+        notes.contains("/components/schemas/Thing/properties/odd/pattern: pattern dropped"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("/components/schemas/Thing/properties/count/default: default \"0\" dropped"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("/components/schemas/Thing/properties/mode/enum: enum value(s) 1 dropped"),
+        "{notes}"
+    );
+}
+
+/// The `send()` of an operation's builder, without white space.
+#[track_caller]
+fn send_fn(source: &str, operation_id: &str) -> String {
+    let marker = format!("operation_id: \"{operation_id}\"");
+    let Some(at) = source.find(&marker) else {
+        panic!("no {marker} in the generated source");
+    };
+    let start = source[..at].rfind("pub async fn send(").unwrap_or(0);
+    let end = source[at..]
+        .find("pub struct ")
+        .map_or(source.len(), |end| at + end);
+    compact(&source[start..end])
+}
