@@ -1,7 +1,7 @@
 //! progenitor generation on FastAPI-shaped documents, through [`generate_fixture`].
 //!
 //! These tests check what the generated source declares; that it compiles
-//! is checked by `xtask/tests/full_upstream.rs` (gated by
+//! is checked by `xtask/tests/generated_clients.rs` (gated by
 //! `FEATHER_SLOW_TESTS`, it builds this fixture's client and the full
 //! upstream one) and, for `openapi.json`, by building `feather-client`.
 
