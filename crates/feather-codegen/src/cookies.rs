@@ -26,12 +26,7 @@ pub(crate) fn carry(document: &mut Value, notes: &mut Vec<Note>) -> Vec<CookieOp
     let reference = document.clone();
     let mut out = Vec::new();
     for operation in operations::list(document) {
-        let Some(operation_id) = operation
-            .value
-            .get("operationId")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
+        let Some(operation_id) = operation.operation_id() else {
             continue;
         };
         let Some(Value::Array(parameters)) =
@@ -65,7 +60,7 @@ pub(crate) fn carry(document: &mut Value, notes: &mut Vec<Note>) -> Vec<CookieOp
                 notes.push(Note {
                     pointer: format!("{}/parameters", operation.pointer),
                     message: format!(
-                        "operation {}: cookie {name:?} left out: a header parameter has its name",
+                        "operation {}: cookie {name:?} not generated: a header parameter has its name",
                         crate::operation_label(&operation.method, &operation.path)
                     ),
                 });

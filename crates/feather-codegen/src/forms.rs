@@ -56,25 +56,18 @@ pub(crate) fn carry(document: &mut Value, notes: &mut Vec<Note>) -> Vec<Carried>
     let mut carried = Vec::new();
     for operation in operations::list(document) {
         let Some((media_type, _)) = operation
-            .value
-            .pointer("/requestBody/content")
-            .and_then(Value::as_object)
+            .request_content()
             .and_then(|content| content.iter().next())
         else {
             continue;
         };
-        let encoding = match essence(media_type).as_str() {
+        let encoding = match operations::essence(media_type).as_str() {
             "multipart/form-data" => Encoding::Multipart,
             "application/x-www-form-urlencoded" => Encoding::UrlEncoded,
             _ => continue,
         };
         let media_type = media_type.clone();
-        let Some(operation_id) = operation
-            .value
-            .get("operationId")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
+        let Some(operation_id) = operation.operation_id() else {
             continue;
         };
         let content_pointer = format!(
@@ -122,8 +115,7 @@ pub(crate) fn carry(document: &mut Value, notes: &mut Vec<Note>) -> Vec<Carried>
             notes.push(Note {
                 pointer: format!("{content_pointer}/schema"),
                 message: format!(
-                    "operation {}: the {media_type} body is not an object of fields; \
-                     sent as JSON",
+                    "operation {}: the {media_type} body is not an object of fields",
                     crate::operation_label(&operation.method, &operation.path)
                 ),
             });
@@ -283,15 +275,6 @@ fn insert_component(document: &mut Value, name: &str, schema: Value) {
             schemas.insert(name.to_owned(), schema);
         }
     }
-}
-
-fn essence(media_type: &str) -> String {
-    media_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// After generation: points each carried operation's `send()` at its

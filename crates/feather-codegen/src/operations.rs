@@ -30,6 +30,34 @@ pub(crate) struct OperationRef {
     pub value: Value,
 }
 
+impl OperationRef {
+    /// The operation id, if the operation has one.
+    pub fn operation_id(&self) -> Option<String> {
+        self.value
+            .get("operationId")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// The request body's media types and their entries.
+    pub fn request_content(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.value
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+    }
+}
+
+/// A media type without its parameters, in lower case:
+/// `multipart/form-data; boundary=x` → `multipart/form-data`.
+pub(crate) fn essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// Every operation in document order.
 pub(crate) fn list(document: &Value) -> Vec<OperationRef> {
     let mut out = Vec::new();
@@ -59,21 +87,16 @@ pub(crate) fn list(document: &Value) -> Vec<OperationRef> {
 /// fail for the whole document.
 pub(crate) fn drop_unsendable(document: &mut Value, notes: &mut Vec<Note>) {
     for operation in list(document) {
-        let Some(content) = operation
-            .value
-            .pointer("/requestBody/content")
-            .and_then(Value::as_object)
-        else {
+        let Some(content) = operation.request_content() else {
             continue;
         };
-        let sendable = content.keys().any(|media_type| {
-            let essence = media_type.split(';').next().unwrap_or_default().trim();
-            SENDABLE_BODIES.contains(&essence)
-        });
+        let sendable = content
+            .keys()
+            .any(|media_type| SENDABLE_BODIES.contains(&essence(media_type).as_str()));
         if sendable {
             continue;
         }
-        let media_types: Vec<&str> = content.keys().map(String::as_str).collect();
+        let media_types: Vec<String> = content.keys().cloned().collect();
         if let Some(item) = document
             .pointer_mut(&parent_pointer(&operation.pointer))
             .and_then(Value::as_object_mut)
@@ -81,11 +104,10 @@ pub(crate) fn drop_unsendable(document: &mut Value, notes: &mut Vec<Note>) {
             item.remove(&operation.method);
         }
         notes.push(Note {
-            pointer: operation.pointer,
+            pointer: operation.pointer.clone(),
             message: format!(
-                "operation {} {} skipped: progenitor cannot send a {} request body",
-                operation.method.to_uppercase(),
-                operation.path,
+                "operation {} left out: the client cannot send a {} request body",
+                crate::operation_label(&operation.method, &operation.path),
                 media_types.join(" or ")
             ),
         });
@@ -108,24 +130,12 @@ const PREFERRED_BODIES: [&str; 6] = [
 /// can send (in [`PREFERRED_BODIES`] order), with a note.
 pub(crate) fn choose_request_media_types(document: &mut Value, notes: &mut Vec<Note>) {
     for operation in list(document) {
-        let Some(content) = operation
-            .value
-            .pointer("/requestBody/content")
-            .and_then(Value::as_object)
-        else {
+        let Some(content) = operation.request_content() else {
             continue;
         };
         if content.len() < 2 {
             continue;
         }
-        let essence = |media_type: &str| {
-            media_type
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        };
         let chosen = PREFERRED_BODIES
             .iter()
             .find_map(|preferred| content.keys().find(|key| essence(key) == *preferred))

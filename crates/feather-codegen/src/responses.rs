@@ -182,11 +182,9 @@ pub(crate) fn unify(
                     }
                     body
                 };
-                if let Some(operation_id) =
-                    operation.value.get("operationId").and_then(Value::as_str)
-                {
+                if let Some(operation_id) = operation.operation_id() {
                     optional.push(OptionalSuccess {
-                        operation_id: operation_id.to_owned(),
+                        operation_id,
                         statuses: untyped.clone(),
                     });
                 }
@@ -287,10 +285,7 @@ fn json_body(response: &Value) -> Option<Value> {
     let content = response.get("content")?.as_object()?;
     content
         .iter()
-        .find(|(media_type, _)| {
-            let essence = media_type.split(';').next().unwrap_or_default().trim();
-            essence == "application/json"
-        })
+        .find(|(media_type, _)| operations::essence(media_type) == "application/json")
         .and_then(|(_, media_type)| media_type.get("schema").cloned())
 }
 

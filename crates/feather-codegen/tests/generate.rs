@@ -354,7 +354,7 @@ fn cookies_are_typed_setters_sent_in_one_cookie_header() {
         "{send}"
     );
     assert!(
-        send.contains("header_map.append(::reqwest::header::COOKIE,cookies.join(\"; \")"),
+        send.contains("header_map.append(::reqwest::header::COOKIE,cookies.join(\";\")"),
         "{send}"
     );
     assert!(!notes.iter().any(|n| n.contains("left out")), "{notes:#?}");

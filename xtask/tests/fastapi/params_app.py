@@ -7,7 +7,7 @@ that the generated client sent exactly what its caller asked for.
 from enum import Enum
 from typing import Annotated, Literal, Optional, Union
 
-from fastapi import Body, Cookie, FastAPI, Header, Query, Response
+from fastapi import Body, Cookie, FastAPI, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -105,3 +105,27 @@ def download(name: str, size: int = 16):
 @app.get("/greeting", response_class=PlainTextResponse)
 def greeting(name: str = "world"):
     return f"hello, {name}"
+
+
+NOTE_SCHEMA = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {"text": {"type": "string"}, "pinned": {"type": "boolean"}},
+}
+
+
+@app.post(
+    "/notes",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-yaml": {"schema": NOTE_SCHEMA},
+                "application/json": {"schema": NOTE_SCHEMA},
+            },
+        }
+    },
+)
+async def create_note(request: Request):
+    """Two request media types: the client sends the JSON one."""
+    return {"content_type": request.headers.get("content-type"), "note": await request.json()}

@@ -159,6 +159,21 @@ async fn main() {
     );
     called("POST", "/pets");
 
+    // Two request media types offered: the client sends JSON.
+    let echo = client
+        .create_note()
+        .body_map(|note| note.text("remember the milk").pinned(true))
+        .send()
+        .await
+        .expect("create_note")
+        .into_inner();
+    assert_eq!(
+        echo,
+        json!({"content_type": "application/json",
+               "note": {"text": "remember the milk", "pinned": true}})
+    );
+    called("POST", "/notes");
+
     // A file download: bytes, as a stream.
     let response = client
         .download()
