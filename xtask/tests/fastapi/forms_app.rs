@@ -63,7 +63,11 @@ async fn main() {
         .body_map(|form| {
             form.files(vec![
                 file(Some("blob.bin"), Some("application/octet-stream"), &binary),
-                file(Some("notes.txt"), Some("text/plain"), "héllo\r\n--x".as_bytes()),
+                file(
+                    Some("notes.txt"),
+                    Some("text/plain"),
+                    "héllo\r\n--x".as_bytes(),
+                ),
                 file(None, None, b"anonymous"),
             ])
             .description("three files")
@@ -131,8 +135,11 @@ async fn main() {
     let echo: Value = client
         .attach()
         .body_map(|form| {
-            form.title("with file")
-                .attachment(Some(file(Some("a.csv"), Some("text/csv"), b"a,b\n1,2\n")))
+            form.title("with file").attachment(Some(file(
+                Some("a.csv"),
+                Some("text/csv"),
+                b"a,b\n1,2\n",
+            )))
         })
         .send()
         .await

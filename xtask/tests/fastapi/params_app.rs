@@ -55,6 +55,26 @@ async fn main() {
         json!({"item_id": 8, "q": null, "tags": [], "color": "green", "limit": 10,
                "x_trace_id": null, "session": null, "visits": null})
     );
+    // Out of the app's bounds (le=100): FastAPI's 422 comes back typed.
+    match client
+        .read_item()
+        .item_id(9)
+        .limit(std::num::NonZeroU64::new(500).expect("nonzero"))
+        .send()
+        .await
+    {
+        Err(client::Error::ErrorResponse(response)) => {
+            assert_eq!(response.status().as_u16(), 422);
+            match response.into_inner() {
+                types::ErrorResponseOrHttpValidationError::HttpValidationError(body) => {
+                    let loc = serde_json::to_value(&body.detail[0].loc).expect("loc");
+                    assert_eq!(loc, json!(["query", "limit"]));
+                }
+                other => panic!("expected the validation error, got {other:?}"),
+            }
+        }
+        other => panic!("expected a 422, got {other:?}"),
+    }
     called("GET", "/items/{item_id}");
 
     // A required cookie.
@@ -70,14 +90,20 @@ async fn main() {
 
     // JSON body with a Python-regex pattern (translated), defaults and an
     // enum; 201.
-    let sku: types::ItemSku = "AB-12".parse().expect("the translated pattern accepts AB-12");
+    let sku: types::ItemSku = "AB-12"
+        .parse()
+        .expect("the translated pattern accepts AB-12");
     assert!(
         "ab-12".parse::<types::ItemSku>().is_err(),
         "the translated pattern rejects ab-12"
     );
     let created = client
         .create_item()
-        .body_map(|item| item.name("lamp").sku(sku.clone()).tags(vec!["x".to_owned()]))
+        .body_map(|item| {
+            item.name("lamp")
+                .sku(sku.clone())
+                .tags(vec!["x".to_owned()])
+        })
         .send()
         .await
         .expect("create_item");
