@@ -22,6 +22,7 @@ mod forms;
 pub mod names;
 mod operations;
 pub mod patterns;
+mod raw_bodies;
 pub mod responses;
 mod schemas;
 mod syntax;
@@ -130,6 +131,7 @@ pub fn prepare(document: Value) -> Result<(Value, Vec<Note>), CodegenError> {
 #[derive(Debug, Default)]
 struct Rewrites {
     forms: Vec<forms::Carried>,
+    raw_bodies: Vec<raw_bodies::RawBody>,
     cookies: Vec<cookies::CookieOperation>,
     optional_success: Vec<responses::OptionalSuccess>,
 }
@@ -143,6 +145,7 @@ fn prepare_with_rewrites(document: Value) -> Result<(Value, Vec<Note>, Rewrites)
     names::rename_operations(&mut document, &mut notes);
     names::rename_schemas(&mut document, &mut notes);
     let forms = forms::carry(&mut document, &mut notes);
+    let raw_bodies = raw_bodies::carry(&mut document, &mut notes);
     operations::drop_unsendable(&mut document, &mut notes);
     let cookies = cookies::carry(&mut document, &mut notes);
     let optional_success = responses::unify(&mut document, &mut notes)?;
@@ -151,6 +154,7 @@ fn prepare_with_rewrites(document: Value) -> Result<(Value, Vec<Note>, Rewrites)
         notes,
         Rewrites {
             forms,
+            raw_bodies,
             cookies,
             optional_success,
         },
@@ -198,12 +202,28 @@ fn convert_degrading(mut document: Value) -> Result<(Value, Vec<Note>), CodegenE
             }
             None => pointer.clone(),
         };
-        if target.is_empty() || removed.contains(&target) || !remove_at(&mut document, &target) {
+        // An operation without a readable `responses` object keeps an empty
+        // one: it is still callable, its answers untyped.
+        let replaced = target.ends_with("/responses")
+            && target.starts_with("/paths/")
+            && document
+                .pointer_mut(&target)
+                .map(|value| *value = Value::Object(serde_json::Map::new()))
+                .is_some();
+        if target.is_empty()
+            || removed.contains(&target)
+            || !(replaced || remove_at(&mut document, &target))
+        {
             return Err(error.into());
         }
+        let done = if replaced {
+            "replaced by an empty responses object (answers are untyped)"
+        } else {
+            "removed before conversion (the client accepts more)"
+        };
         notes.push(Note {
             pointer: target.clone(),
-            message: format!("removed before conversion (the client accepts more): {error}"),
+            message: format!("{done}: {error}"),
         });
         removed.push(target);
     }
@@ -266,6 +286,7 @@ pub fn generate_from_value(document: Value) -> Result<Generated, CodegenError> {
         syn::parse2(tokens).map_err(|error| CodegenError::InvalidRust(error.to_string()))?;
     allow_unused_default_helpers(&mut file);
     forms::rewrite(&mut file, &rewrites.forms, &mut notes);
+    raw_bodies::rewrite(&mut file, &rewrites.raw_bodies);
     cookies::rewrite(&mut file, &rewrites.cookies);
     responses::rewrite_optional(&mut file, &rewrites.optional_success);
     let source = format!("{GENERATED_HEADER}\n\n{}", prettyplease::unparse(&file));

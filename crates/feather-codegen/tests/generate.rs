@@ -421,3 +421,42 @@ fn send_fn(source: &str, operation_id: &str) -> String {
         .map_or(source.len(), |end| at + end);
     compact(&source[start..end])
 }
+
+#[test]
+fn malformed_operations_and_unknown_body_types_are_still_generated() {
+    let generated = match feather_codegen::generate_from_value(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/a": {"get": {"operationId": "a", "responses": null}},
+            "/b": {"get": {"operationId": "b", "responses": {"200": {"description": "ok", "content": null}}}},
+            "/d": {"post": {
+                "operationId": "d",
+                "requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}}},
+                "responses": {"204": {"description": "ok"}}
+            }}
+        },
+        "components": {"securitySchemes": {"m": {"type": "mutualTLS"}}}
+    })) {
+        Ok(generated) => generated,
+        Err(error) => panic!("generation failed: {error}"),
+    };
+    assert_eq!(
+        generated.summary(),
+        "3 of 3 operations generated, 4 note(s)"
+    );
+    let send = send_fn(&generated.source, "d");
+    assert!(
+        send.contains("::reqwest::header::HeaderValue::from_static(\"application/xml\")"),
+        "{send}"
+    );
+    let notes: Vec<String> = generated.notes.iter().map(ToString::to_string).collect();
+    assert!(
+        notes[0].starts_with("/paths/~1a/get/responses: replaced by an empty responses object")
+    );
+    assert!(
+        notes[1].starts_with("/paths/~1b/get/responses/200/content: removed before conversion")
+    );
+    assert!(notes[2].starts_with("/components/securitySchemes/m: removed before conversion"));
+    assert!(notes[3].contains("POST /d: the application/xml body is sent as given"));
+}

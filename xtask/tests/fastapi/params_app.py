@@ -129,3 +129,18 @@ NOTE_SCHEMA = {
 async def create_note(request: Request):
     """Two request media types: the client sends the JSON one."""
     return {"content_type": request.headers.get("content-type"), "note": await request.json()}
+
+
+@app.put(
+    "/reports/{name}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "maxLength": 10000}}},
+        }
+    },
+)
+async def upload_report(name: str, request: Request):
+    """A media type the client has no encoder for: sent as given."""
+    body = await request.body()
+    return {"name": name, "content_type": request.headers.get("content-type"), "body": body.decode()}

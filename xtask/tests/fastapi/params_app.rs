@@ -200,6 +200,21 @@ async fn main() {
     );
     called("POST", "/notes");
 
+    // text/csv: the caller's bytes, with the declared Content-Type.
+    let echo = client
+        .upload_report()
+        .name("q1")
+        .body("region,total\nnorth,12\n")
+        .send()
+        .await
+        .expect("upload_report")
+        .into_inner();
+    assert_eq!(
+        echo,
+        json!({"name": "q1", "content_type": "text/csv", "body": "region,total\nnorth,12\n"})
+    );
+    called("PUT", "/reports/{name}");
+
     // A file download: bytes, as a stream.
     let response = client
         .download()
