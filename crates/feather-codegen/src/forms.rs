@@ -133,14 +133,7 @@ pub(crate) fn carry(document: &mut Value, notes: &mut Vec<Note>) -> Vec<Carried>
             );
             let target = document
                 .pointer_mut(&body_pointer)
-                .map(|schema| {
-                    if schema.get("$ref").is_some() {
-                        None
-                    } else {
-                        Some(schema)
-                    }
-                })
-                .and_then(|schema| schema)
+                .filter(|schema| schema.get("$ref").is_none())
                 .and_then(|schema| schema.get_mut("properties"))
                 .and_then(Value::as_object_mut);
             if let Some(properties) = target {
@@ -224,26 +217,24 @@ fn file_part_component(document: &mut Value) -> String {
             "content_type": {"description": "The part's media type (e.g. `image/png`; default `application/octet-stream`).", "type": "string"}
         }
     });
-    let existing = document
-        .pointer(&format!("/components/schemas/{FILE_PART}"))
-        .cloned();
-    match existing {
-        Some(found) if found == schema => FILE_PART.to_owned(),
-        Some(_) => {
-            let name = unused_component_name(document, FILE_PART);
-            let again = document
-                .pointer(&format!("/components/schemas/{name}"))
-                .cloned();
-            if again.is_none() {
-                insert_component(document, &name, schema);
-            }
-            name
-        }
-        None => {
-            insert_component(document, FILE_PART, schema);
+    // The first of FilePart, FilePart2, ... that is ours or free (a
+    // document may have a FilePart of its own).
+    for n in 1.. {
+        let name = if n == 1 {
             FILE_PART.to_owned()
+        } else {
+            format!("{FILE_PART}{n}")
+        };
+        match document.pointer(&format!("/components/schemas/{name}")) {
+            Some(found) if *found == schema => return name,
+            Some(_) => continue,
+            None => {
+                insert_component(document, &name, schema);
+                return name;
+            }
         }
     }
+    FILE_PART.to_owned()
 }
 
 fn unused_component_name(document: &Value, wanted: &str) -> String {

@@ -84,10 +84,26 @@ impl Build {
     }
 }
 
+/// Serializes builds within a test binary: they share one target directory,
+/// and cargo's lock on it would otherwise count one build's wait in
+/// another's seconds.
+static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Builds the dependencies alone (an empty crate), so that the seconds of
+/// the next builds are the generated code's.
+#[track_caller]
+pub fn build_dependencies() -> Build {
+    let crate_dir = write_crate("dependencies", "", Target::Library, &[]);
+    build(&crate_dir)
+}
+
 /// `cargo build` of a crate written by [`write_crate`], offline: every
 /// dependency is in the root `Cargo.lock`, so the workspace build fetched it.
 #[track_caller]
 pub fn build(crate_dir: &Path) -> Build {
+    let _serialized = BUILD_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let started = Instant::now();
     let output = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--offline", "--message-format=short"])
