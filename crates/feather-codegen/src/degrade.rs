@@ -4,12 +4,15 @@
 //! document, this module finds what causes it and leaves exactly that out:
 //!
 //! 1. component schemas, generated without any operation: a schema that
-//!    fails is *weakened* to "any JSON value" (`{}`), so the operations that
-//!    use it still generate (with `serde_json::Value` in its place);
+//!    fails loses its defaults when that is enough (typify cannot render
+//!    many), else is *weakened* to "any JSON value" (`{}`), so the
+//!    operations that use it still generate (with `serde_json::Value` in
+//!    its place). Each schema is first tried with only the schemas it names
+//!    (small, quick documents), then the whole set;
 //! 2. operations, generated with every remaining schema: an operation that
 //!    fails is left out.
 //!
-//! Both searches are the same greedy bisection ([`keep_passing`]): a set of
+//! The whole-set searches are the same greedy bisection ([`keep_passing`]): a set of
 //! candidates that generates together is kept whole, otherwise it is split
 //! in halves and the second half is tried on top of what the first kept.
 //! With `k` culprits among `n` candidates that costs about `2k·log2(n)`
