@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::issue_key;
 use crate::demo::{DemoData, seed_demo};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Store, StoreError};
 
 /// An admin command.
 #[derive(Debug, Subcommand)]
@@ -135,14 +135,28 @@ pub enum AdminOutput {
     Rows(Value),
 }
 
-fn rows<T: Serialize>(value: T) -> StoreResult<AdminOutput> {
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The command's arguments are not usable.
+    #[error("{0}")]
+    Usage(String),
+    /// The result could not be rendered as JSON.
+    #[error("cannot render the result as JSON")]
+    Render(#[source] serde_json::Error),
+}
+
+fn rows<T: Serialize>(value: T) -> Result<AdminOutput, AdminError> {
     serde_json::to_value(value)
         .map(AdminOutput::Rows)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+        .map_err(AdminError::Render)
 }
 
 /// Runs `command` against `store`.
-pub async fn run(store: &dyn Store, command: AdminCommand) -> StoreResult<AdminOutput> {
+pub async fn run(store: &dyn Store, command: AdminCommand) -> Result<AdminOutput, AdminError> {
     match command {
         AdminCommand::SeedDemo => Ok(AdminOutput::Demo(seed_demo(store).await?)),
         AdminCommand::CreateOrg { name } => rows(store.create_organization(&name).await?),
@@ -168,7 +182,7 @@ pub async fn run(store: &dyn Store, command: AdminCommand) -> StoreResult<AdminO
             config,
         } => {
             let config: Value = serde_json::from_str(&config)
-                .map_err(|e| StoreError::Invalid(format!("--config is not valid JSON: {e}")))?;
+                .map_err(|e| AdminError::Usage(format!("--config is not valid JSON: {e}")))?;
             rows(store.create_source(kb, &name, &provider, &config).await?)
         }
         AdminCommand::SeedHistory {
@@ -198,7 +212,7 @@ pub async fn run(store: &dyn Store, command: AdminCommand) -> StoreResult<AdminO
             ListKind::Sources => rows(store.list_sources(kb).await?),
             ListKind::Jobs => {
                 let source = source
-                    .ok_or_else(|| StoreError::Invalid("`list jobs` needs --source ID".into()))?;
+                    .ok_or_else(|| AdminError::Usage("`list jobs` needs --source ID".into()))?;
                 rows(store.list_jobs(source).await?)
             }
         },

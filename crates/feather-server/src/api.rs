@@ -54,7 +54,7 @@ impl ServerState {
 /// otherwise; the detail goes to the log only.
 pub fn store_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::Unavailable(detail) => ApiError::unavailable(detail),
+        StoreError::Unavailable { detail, .. } => ApiError::unavailable(detail),
         other => ApiError::internal(other.to_string()),
     }
 }

@@ -8,6 +8,8 @@
 //! one from the database URL.
 
 pub mod postgres;
+pub mod rules;
+pub mod sql;
 pub mod sqlite;
 
 use std::fmt;
@@ -23,53 +25,116 @@ use uuid::Uuid;
 /// own; the others are upstream's.
 pub const PROVIDERS: &[&str] = &["notion", "google_drive", "s3", "url", "local", "synthetic"];
 
+/// The error a store operation failed with, kept as the cause.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or is busy beyond the timeout; retrying
     /// later may succeed (HTTP 503).
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error("database unavailable: {detail}")]
+    Unavailable {
+        /// What failed.
+        detail: String,
+        /// The driver's error, if one caused it.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The caller asked for something invalid (unknown org, bad provider).
     #[error("{0}")]
     Invalid(String),
     /// A row holds a value this server cannot read.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
+    #[error("corrupt row: {detail}")]
+    Corrupt {
+        /// Which value, and what is wrong with it.
+        detail: String,
+        /// The parse error, if one caused it.
+        #[source]
+        source: Option<Cause>,
+    },
     /// Any other database error.
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("database error: {detail}")]
+    Database {
+        /// What failed.
+        detail: String,
+        /// The driver's error.
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+impl StoreError {
+    /// The database is unavailable for a reason of the store's own.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// `column` holds a value that `cause` says cannot be read.
+    pub fn corrupt(column: &str, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Corrupt {
+            detail: format!("{column}: {cause}"),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    /// The rows do not fit together as the schema promises.
+    pub fn corrupt_row(detail: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// The database is unavailable because of `cause`.
+    pub fn unavailable_from(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Unavailable {
+            detail: cause.to_string(),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    /// The database failed with `cause`.
+    pub fn database_from(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Database {
+            detail: cause.to_string(),
+            source: Some(Box::new(cause)),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                StoreError::Unavailable(e.to_string())
-            }
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|code| {
-                    // SQLITE_BUSY (the busy timeout ran out); PostgreSQL
-                    // connection exceptions, shutdowns, too many connections.
-                    code == "5"
-                        || code.starts_with("08")
-                        || code.starts_with("57P")
-                        || code == "53300"
-                }) =>
-            {
-                StoreError::Unavailable(e.to_string())
-            }
-            sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => {
-                StoreError::Unavailable(e.to_string())
-            }
-            _ => StoreError::Database(e.to_string()),
+        let unavailable = match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => true,
+            // SQLITE_BUSY (the busy timeout ran out); PostgreSQL connection
+            // exceptions, shutdowns, too many connections.
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code == "5" || code.starts_with("08") || code.starts_with("57P") || code == "53300"
+            }),
+            _ => false,
+        };
+        if unavailable {
+            StoreError::unavailable_from(e)
+        } else {
+            StoreError::database_from(e)
         }
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Database(format!("migration failed: {e}"))
+        StoreError::Database {
+            detail: format!("migration failed: {e}"),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
@@ -459,6 +524,11 @@ pub trait Store: Send + Sync + fmt::Debug {
         sources: u64,
         jobs_per_source: u64,
     ) -> StoreResult<Vec<Uuid>>;
+
+    /// Closes every connection; the store answers no more calls. On SQLite,
+    /// closing the last connection checkpoints the WAL into the database
+    /// file, so the file alone is then a complete copy.
+    async fn close(&self);
 }
 
 /// Most sources one [`Store::seed_history`] call creates.
