@@ -202,14 +202,17 @@ impl Worker {
     }
 
     async fn run_job(&self, claimed: ClaimedJob) -> Ended {
-        let job = claimed.job;
         let log = self.log.new(slog::o!(
-            "job_id" => job.id.to_string(), "source_id" => job.source_id.to_string()));
-        info!(log, "sync started"; "provider" => &claimed.provider, "attempt" => job.attempts);
+            "job_id" => claimed.job.id.to_string(),
+            "source_id" => claimed.job.source_id.to_string()));
+        info!(log, "sync started"; "provider" => &claimed.provider,
+            "attempt" => claimed.job.attempts);
+        let mut job = RunningJob::new(self, claimed.job, log);
         let connector = match for_source(&claimed.provider, &claimed.config) {
             Ok(connector) => connector,
             Err(e) => {
-                self.finish(&job, &log, failed(e.to_string(), false)).await;
+                self.finish(&job.job, &job.log, failed(e.to_string(), false))
+                    .await;
                 return Ended::Done;
             }
         };
@@ -218,44 +221,44 @@ impl Worker {
         // Abort the connector however this function returns.
         let _abort = AbortOnDrop(running.abort_handle());
 
-        let mut tally = Tally::default();
-        let mut batch = Batch::default();
-        let mut last_write = Instant::now();
         let mut ticker = tokio::time::interval(self.config.progress_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = self.stop.cancelled() => {
-                    return self.release(&job, &log).await;
+                    return self.release(&job.job, &job.log).await;
                 }
                 event = events.recv() => match event {
                     Some(event) => {
-                        tally.apply(event, &mut batch);
-                        if batch.documents.len() + batch.failed_ids.len() >= self.config.progress_batch
-                            && !self.write(&job, &log, &mut batch, &mut tally, &mut last_write).await
-                        {
+                        job.apply(event);
+                        if job.batch_full() && job.write().await == Write::LeaseLost {
                             return Ended::Done;
                         }
                     }
                     None => break,
                 },
                 _ = ticker.tick() => {
-                    let dirty = !batch.documents.is_empty() || !batch.failed_ids.is_empty()
-                        || tally.progress() != tally.written;
-                    let renew = last_write.elapsed() >= self.config.lease / 3;
-                    if (dirty || renew)
-                        && !self.write(&job, &log, &mut batch, &mut tally, &mut last_write).await
-                    {
+                    if (job.dirty() || job.renewal_due()) && job.write().await == Write::LeaseLost {
                         return Ended::Done;
                     }
                 }
             }
         }
-        if !self
-            .write(&job, &log, &mut batch, &mut tally, &mut last_write)
-            .await
-        {
-            return Ended::Done;
+        // The last batch must be written before the job may end: finishing
+        // without it would report items as synced that were never stored.
+        loop {
+            match job.write().await {
+                Write::Written => break,
+                Write::LeaseLost => return Ended::Done,
+                Write::Failed => {
+                    tokio::select! {
+                        () = self.stop.cancelled() => {
+                            return self.release(&job.job, &job.log).await;
+                        }
+                        () = tokio::time::sleep(self.config.poll_interval) => {}
+                    }
+                }
+            }
         }
         let outcome = match running.await {
             Ok(outcome) => outcome,
@@ -263,47 +266,9 @@ impl Worker {
                 "the connector crashed: {e}"
             ))),
         };
-        self.finish(&job, &log, tally.finish(outcome)).await;
+        let finish = job.tally.finish(outcome);
+        self.finish(&job.job, &job.log, finish).await;
         Ended::Done
-    }
-
-    /// Writes the batch and counters; false if the lease is lost or the
-    /// database refuses (the job is then left to the reaper).
-    async fn write(
-        &self,
-        job: &SyncJob,
-        log: &slog::Logger,
-        batch: &mut Batch,
-        tally: &mut Tally,
-        last_write: &mut Instant,
-    ) -> bool {
-        batch.progress = tally.progress();
-        let lease_until = Utc::now() + lease_delta(self.config.lease);
-        match self
-            .store
-            .record_batch(job, &self.owner, batch, lease_until)
-            .await
-        {
-            Ok(true) => {
-                debug!(log, "progress"; "processed" => batch.progress.processed_count,
-                    "total" => batch.progress.total_items);
-                tally.written = batch.progress;
-                *batch = Batch::default();
-                *last_write = Instant::now();
-                true
-            }
-            Ok(false) => {
-                warn!(log, "lost the job's lease; another worker owns it now");
-                false
-            }
-            Err(e) => {
-                // A transient error: keep the batch and retry at the next
-                // tick; the lease covers us until then.
-                warn!(log, "cannot record progress"; "error" => %e);
-                *last_write = Instant::now() - self.config.lease / 3;
-                true
-            }
-        }
     }
 
     async fn finish(&self, job: &SyncJob, log: &slog::Logger, finish: Finish) {
@@ -323,6 +288,99 @@ impl Worker {
                 "error" => %e),
         }
         Ended::Released
+    }
+}
+
+/// What a progress write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    /// The batch and counters are stored, the lease renewed.
+    Written,
+    /// Another worker owns the job now; stop working on it.
+    LeaseLost,
+    /// The database refused; the batch is kept for the next try.
+    Failed,
+}
+
+/// A job a worker is running: what it has read and not yet written, its
+/// counters, and when the lease was last renewed.
+struct RunningJob<'w> {
+    worker: &'w Worker,
+    job: SyncJob,
+    log: slog::Logger,
+    tally: Tally,
+    batch: Batch,
+    last_write: Instant,
+}
+
+impl<'w> RunningJob<'w> {
+    fn new(worker: &'w Worker, job: SyncJob, log: slog::Logger) -> Self {
+        RunningJob {
+            worker,
+            job,
+            log,
+            tally: Tally::default(),
+            batch: Batch::default(),
+            last_write: Instant::now(),
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        self.tally.apply(event, &mut self.batch);
+    }
+
+    /// Enough items wait to be written as one batch.
+    fn batch_full(&self) -> bool {
+        self.batch.documents.len() + self.batch.failed_ids.len()
+            >= self.worker.config.progress_batch
+    }
+
+    /// Something read or counted is not written yet.
+    fn dirty(&self) -> bool {
+        !self.batch.documents.is_empty()
+            || !self.batch.failed_ids.is_empty()
+            || self.tally.progress() != self.tally.written
+    }
+
+    /// The lease needs renewing (a write renews it).
+    fn renewal_due(&self) -> bool {
+        self.last_write.elapsed() >= self.worker.config.lease / 3
+    }
+
+    /// Writes the batch and counters, renewing the lease.
+    async fn write(&mut self) -> Write {
+        let config = &self.worker.config;
+        self.batch.progress = self.tally.progress();
+        let lease_until = Utc::now() + lease_delta(config.lease);
+        let recorded = self
+            .worker
+            .store
+            .record_batch(&self.job, &self.worker.owner, &self.batch, lease_until)
+            .await;
+        match recorded {
+            Ok(true) => {
+                debug!(self.log, "progress"; "processed" => self.batch.progress.processed_count,
+                    "total" => self.batch.progress.total_items);
+                self.tally.written = self.batch.progress;
+                self.batch = Batch::default();
+                self.last_write = Instant::now();
+                Write::Written
+            }
+            Ok(false) => {
+                warn!(self.log, "lost the job's lease; another worker owns it now");
+                Write::LeaseLost
+            }
+            Err(e) => {
+                // Keep the batch and try again at the next tick; the lease
+                // covers the job until then, and a worker that outlives it
+                // finds the job taken at its next write.
+                warn!(self.log, "cannot record progress"; "error" => %e);
+                self.last_write = Instant::now()
+                    .checked_sub(config.lease / 3)
+                    .unwrap_or_else(Instant::now);
+                Write::Failed
+            }
+        }
     }
 }
 

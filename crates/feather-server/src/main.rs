@@ -40,7 +40,9 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct DatabaseArg {
-    /// Database URL: `sqlite:PATH`, `sqlite::memory:` or a file path.
+    /// Database URL: `sqlite:PATH`, `sqlite::memory:` or a file path (SQLite,
+    /// embedded), or `postgres://USER@HOST/DB` (PostgreSQL, which several
+    /// servers may share).
     #[arg(
         long,
         env = "FEATHER_DATABASE_URL",
@@ -111,10 +113,27 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("feather-server: {e:#}");
+            eprintln!("feather-server: {}", report(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text an
+/// earlier message already quotes (store errors say what their driver said).
+fn report(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -135,7 +154,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         ..EngineConfig::default()
     });
-    let server = start(store, args.bind, engine, log)?;
+    let server = start(store.clone(), args.bind, engine, log)?;
     let base_url = format!("http://{}", server.local_addr());
     println!("feather-server listening on {base_url} (database {url})");
     match demo {
@@ -148,7 +167,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     shutdown_signal().await;
     println!("feather-server: shutting down");
-    server.shutdown().await
+    let stopped = server.shutdown().await;
+    // After the engine has given its jobs back: on SQLite, closing the last
+    // connection checkpoints the WAL, so the database file alone is complete.
+    store.close().await;
+    stopped
 }
 
 async fn run_admin(args: AdminArgs) -> anyhow::Result<()> {

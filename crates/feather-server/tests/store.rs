@@ -218,3 +218,29 @@ on_both_backends!(
     a_source_left_syncing_without_a_live_job_is_repaired,
     seeded_history_ends_in_each_sources_last_job,
 );
+
+/// After `close`, the SQLite database file alone holds every write: the WAL
+/// has been checkpointed into it, so copying the file is a backup.
+#[tokio::test]
+async fn closing_a_sqlite_store_leaves_a_complete_database_file() -> anyhow::Result<()> {
+    let Some(f) = fixture(Backend::Sqlite).await? else {
+        anyhow::bail!("SQLite is always available");
+    };
+    let TriggerOutcome::Queued(job) = f.store.trigger_sync(f.org, f.kb, f.source).await? else {
+        anyhow::bail!("trigger refused");
+    };
+    f.store.close().await;
+    let path =
+        f.db.url
+            .strip_prefix("sqlite:")
+            .ok_or_else(|| anyhow::anyhow!("not a sqlite URL: {}", f.db.url))?;
+    let copy_dir = tempfile::tempdir()?;
+    let copy = copy_dir.path().join("copy.db");
+    std::fs::copy(path, &copy)?;
+    let reopened = feather_server::store::open(&format!("sqlite:{}", copy.display())).await?;
+    let found = reopened.find_job(job.id).await?;
+    assert_eq!(found.map(|j| j.status), Some(JobStatus::Queued));
+    assert_eq!(reopened.list_sources(Some(f.kb)).await?.len(), 1);
+    reopened.close().await;
+    Ok(())
+}

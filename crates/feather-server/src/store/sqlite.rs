@@ -403,6 +403,13 @@ impl Dialect for SqliteStore {
     }
 
     async fn close(&self) {
+        // Copy every page of the WAL into the database file and empty the
+        // WAL, so the file alone is complete even if another process still
+        // holds the database open (SQLite checkpoints on the last close
+        // only). Best effort: a busy reader makes it partial, not wrong.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await;
         if let Some(inline) = &self.inline
             && let Ok(mut idle) = inline.idle.lock()
         {
