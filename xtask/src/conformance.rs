@@ -13,36 +13,16 @@
 //! Stateful cases (a trigger, then the conflict) use different sources in
 //! the two passes so each pass sees the same state.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use feather_client::{ApiError, Client, Error, types};
+use feather_test_support::process::{ServerProcess, admin, server_binary};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::spec::{UPSTREAM_SPEC, root};
-
-/// The server process, killed when dropped.
-struct Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join("debug").join("feather-server")
-}
 
 fn build_server() -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -57,40 +37,14 @@ fn build_server() -> Result<()> {
     Ok(())
 }
 
-fn admin_seed(binary: &Path, url: &str) -> Result<Value> {
-    let output = Command::new(binary)
-        .args(["admin", "--database-url", url, "--json", "seed-demo"])
-        .output()
-        .context("cannot run feather-server admin seed-demo")?;
-    if !output.status.success() {
-        bail!(
-            "seed-demo failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(serde_json::from_slice(&output.stdout)?)
-}
-
-fn start(binary: &Path, url: &str) -> Result<Server> {
-    let mut child = Command::new(binary)
+/// Starts the server on `url`: no demo (the caller seeded it), no engine.
+fn start(binary: &Path, url: &str) -> Result<ServerProcess> {
+    let mut command = Command::new(binary);
+    command
         .args(["--bind", "127.0.0.1:0", "--database-url", url, "--no-demo"])
         .args(["--log-level", "error", "--workers", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("cannot start feather-server")?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow!("no stdout from feather-server"))?;
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first)?;
-    let base_url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .ok_or_else(|| anyhow!("feather-server did not say where it listens: {first:?}"))?
-        .to_owned();
-    Ok(Server { child, base_url })
+        .stderr(Stdio::inherit());
+    ServerProcess::spawn(command).context("cannot start feather-server")
 }
 
 /// Upstream's schemas, with `ErrorResponse` from the full document.
@@ -416,10 +370,10 @@ fn cases(demo: &Value) -> Result<Vec<Case>> {
 pub fn run(full_upstream: &Path) -> Result<ExitCode> {
     let contract = Contract::load(full_upstream)?;
     build_server()?;
-    let binary = server_binary();
+    let binary = server_binary(None);
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite:{}", dir.path().join("conformance.db").display());
-    let demo = admin_seed(&binary, &url)?;
+    let demo = admin(&binary, &url, &["seed-demo"])?;
     let server = start(&binary, &url)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

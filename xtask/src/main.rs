@@ -8,6 +8,8 @@
 mod bench;
 mod conformance;
 mod spec;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Empty};
@@ -22,6 +21,8 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::net::TcpStream;
+
+use crate::{BenchError, Result};
 
 /// Makes request number `n` of a run, or `None` when there are no more.
 pub type RequestSource = Arc<dyn Fn(u64) -> Option<Request<Empty<Bytes>>> + Send + Sync>;
@@ -135,16 +136,16 @@ impl LoadReport {
     }
 }
 
-fn histogram() -> anyhow::Result<Histogram<u64>> {
+fn histogram() -> Result<Histogram<u64>> {
     // 1 µs to 60 s at 3 significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| anyhow!("histogram: {e}"))
+    Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| BenchError::Histogram(e.to_string()))
 }
 
 /// Opens one HTTP/1.1 connection.
-pub async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Empty<Bytes>>> {
+pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>> {
     let stream = TcpStream::connect(addr)
         .await
-        .with_context(|| format!("cannot connect to {addr}"))?;
+        .map_err(|source| BenchError::Connect { addr, source })?;
     stream.set_nodelay(true)?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
@@ -155,7 +156,7 @@ pub async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Empty<Bytes
 async fn send(
     sender: &mut SendRequest<Empty<Bytes>>,
     request: Request<Empty<Bytes>>,
-) -> anyhow::Result<(u16, Bytes)> {
+) -> Result<(u16, Bytes)> {
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
@@ -164,10 +165,7 @@ async fn send(
 }
 
 /// One request, on a connection of its own (for set-up and checks).
-pub async fn fetch(
-    addr: SocketAddr,
-    request: Request<Empty<Bytes>>,
-) -> anyhow::Result<(u16, Bytes)> {
+pub async fn fetch(addr: SocketAddr, request: Request<Empty<Bytes>>) -> Result<(u16, Bytes)> {
     let mut sender = connect(addr).await?;
     send(&mut sender, request).await
 }
@@ -180,7 +178,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn new() -> anyhow::Result<Self> {
+    fn new() -> Result<Self> {
         Ok(Tally {
             histogram: histogram()?,
             statuses: BTreeMap::new(),
@@ -189,10 +187,10 @@ impl Tally {
         })
     }
 
-    fn merge(&mut self, other: Tally) -> anyhow::Result<()> {
+    fn merge(&mut self, other: Tally) -> Result<()> {
         self.histogram
             .add(&other.histogram)
-            .map_err(|e| anyhow!("histogram: {e}"))?;
+            .map_err(|e| BenchError::Histogram(e.to_string()))?;
         for (status, n) in other.statuses {
             *self.statuses.entry(status).or_default() += n;
         }
@@ -210,11 +208,7 @@ impl Tally {
 }
 
 /// Runs closed-loop load against `addr`.
-pub async fn run(
-    addr: SocketAddr,
-    spec: LoadSpec,
-    source: RequestSource,
-) -> anyhow::Result<LoadReport> {
+pub async fn run(addr: SocketAddr, spec: LoadSpec, source: RequestSource) -> Result<LoadReport> {
     let mut senders = Vec::with_capacity(spec.connections);
     for _ in 0..spec.connections {
         senders.push(connect(addr).await?);
@@ -251,7 +245,7 @@ pub async fn run(
                     }
                 }
             }
-            anyhow::Ok(tally)
+            Ok::<_, BenchError>(tally)
         }));
     }
     let mut total = Tally::new()?;
@@ -292,16 +286,13 @@ pub struct BurstReport {
 }
 
 /// Opens `n` connections, then releases one request on each at once.
-pub async fn burst(
-    addr: SocketAddr,
-    n: usize,
-    source: RequestSource,
-) -> anyhow::Result<BurstReport> {
+pub async fn burst(addr: SocketAddr, n: usize, source: RequestSource) -> Result<BurstReport> {
     let mut senders = Vec::with_capacity(n);
     let mut requests = Vec::with_capacity(n);
     for i in 0..n {
         senders.push(connect(addr).await?);
-        let request = source(i as u64).ok_or_else(|| anyhow!("request source ran dry at {i}"))?;
+        let request = source(i as u64)
+            .ok_or_else(|| BenchError::Other(format!("request source ran dry at {i}")))?;
         requests.push(request);
     }
     let (release, released) = tokio::sync::watch::channel(None::<Instant>);
@@ -309,15 +300,21 @@ pub async fn burst(
     for (mut sender, request) in senders.into_iter().zip(requests) {
         let mut released = released.clone();
         tasks.push(tokio::spawn(async move {
-            let start = (*released.wait_for(Option::is_some).await?).unwrap_or_else(Instant::now);
+            let start = (*released
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|e| BenchError::Other(format!("burst release: {e}")))?)
+            .unwrap_or_else(Instant::now);
             let result = send(&mut sender, request).await;
-            anyhow::Ok((start, result.map(|(status, _)| status), Instant::now()))
+            Ok::<_, BenchError>((start, result.map(|(status, _)| status), Instant::now()))
         }));
     }
     // Let every task reach its wait before the release.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let start = Instant::now();
-    release.send(Some(start))?;
+    release
+        .send(Some(start))
+        .map_err(|e| BenchError::Other(format!("burst release: {e}")))?;
     let mut tally = Tally::new()?;
     for task in tasks {
         let (start, result, done) = task.await??;

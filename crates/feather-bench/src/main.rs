@@ -2,6 +2,9 @@
 //! its JSON; `feather-bench ceiling` is the hyper ceiling server it spawns.
 //! Normally started by `cargo xtask bench`, which builds both in release.
 
+mod report;
+mod scenarios;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use feather_bench::report::{Machine, Results};
-use feather_bench::scenarios::{self, PgDatabase, Settings};
+use feather_test_support::TestDb;
+
+use crate::report::{Machine, Results};
+use crate::scenarios::Settings;
 
 #[derive(Debug, Parser)]
 #[command(name = "feather-bench", version)]
@@ -205,14 +210,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let postgres_skipped = match &args.postgres_url {
         None => Some("FEATHER_TEST_DATABASE_URL was not set.".to_string()),
         Some(admin_url) => {
-            let db = PgDatabase::create(admin_url, "api").await?;
-            let result = scenarios::api(&settings, "postgres", &db.url).await;
-            db.drop_database().await?;
-            backends.push(result?.0);
-            let db = PgDatabase::create(admin_url, "engine").await?;
-            let result = scenarios::engine(&settings, "postgres", &db.url).await;
-            db.drop_database().await?;
-            engine.push(result?);
+            // Each database is dropped again when its TestDb is.
+            let db = TestDb::postgres(admin_url, "feather_bench_api").await?;
+            backends.push(scenarios::api(&settings, "postgres", &db.url).await?.0);
+            drop(db);
+            let db = TestDb::postgres(admin_url, "feather_bench_engine").await?;
+            engine.push(scenarios::engine(&settings, "postgres", &db.url).await?);
+            drop(db);
             None
         }
     };

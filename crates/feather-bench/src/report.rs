@@ -431,7 +431,7 @@ impl Results {
             md,
             "| Backend | Idle RSS (anon) | Under 64-connection load, RSS (anon) | End of run, RSS (anon) | Peak RSS |\n|---|---:|---:|---:|---:|"
         );
-        let both = |m: Option<crate::process::Memory>| {
+        let both = |m: Option<feather_bench::process::Memory>| {
             m.map_or_else(
                 || "–".into(),
                 |m| format!("{} ({})", mib(m.rss_kib), mib(m.anon_rss_kib)),

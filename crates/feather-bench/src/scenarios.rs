@@ -3,17 +3,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use bytes::Bytes;
 use hyper::Method;
 use serde::Serialize;
-use tokio::process::Command;
 use uuid::Uuid;
 
-use crate::loadgen::{self, BurstReport, LoadReport, LoadSpec, RequestSource};
-use crate::process::{self, Memory, Server};
+use feather_bench::loadgen::{self, BurstReport, LoadReport, LoadSpec, RequestSource};
+use feather_bench::process::{self, Memory};
+use feather_test_support::process::ServerProcess;
 
 /// Connection counts of the status and trigger tables.
 pub const CONNECTIONS: [usize; 3] = [1, 16, 64];
@@ -119,14 +120,14 @@ pub async fn ceiling(settings: &Settings, body: &Bytes) -> anyhow::Result<Ceilin
     std::fs::write(&body_file, body)?;
     let mut command = Command::new(&settings.self_bin);
     command.arg("ceiling").arg("--body-file").arg(&body_file);
-    let server = Server::spawn(command, &settings.work_dir.join("ceiling.log")).await?;
-    let pid = server.pid()?;
+    let server = spawn_server(command, &settings.work_dir.join("ceiling.log")).await?;
+    let pid = server.pid();
     let mut points = Vec::new();
     for connections in CONNECTIONS {
         let source = loadgen::cycle(vec!["/status".into()], "", Method::GET);
         points.push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
     }
-    server.stop().await?;
+    drop(server); // SIGKILL, and wait for the exit
     Ok(CeilingResults {
         body_bytes: body.len(),
         points,
@@ -203,6 +204,19 @@ async fn seed(
     Ok(store.seed_history(kb, prefix, sources, jobs).await?)
 }
 
+/// Starts a server process with its stderr in `log`, waiting (off the
+/// runtime's threads) for the address it prints.
+async fn spawn_server(
+    mut command: Command,
+    log: &std::path::Path,
+) -> anyhow::Result<ServerProcess> {
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    command.stderr(log_file);
+    let started = tokio::task::spawn_blocking(move || ServerProcess::spawn(command)).await?;
+    started.with_context(|| format!("the server did not start (see {})", log.display()))
+}
+
 fn server_command(settings: &Settings, url: &str, workers: usize) -> Command {
     let mut command = Command::new(&settings.server_bin);
     command
@@ -227,12 +241,12 @@ pub async fn api(
     eprintln!("{backend}: seeding a small database (1 source, 10 jobs)");
     let t = tenant(url).await?;
     let small = seed(url, t.kb, "status", 1, 10).await?;
-    let server = Server::spawn(
+    let server = spawn_server(
         server_command(settings, url, 0),
         &settings.work_dir.join(format!("{backend}-api.log")),
     )
     .await?;
-    let pid = server.pid()?;
+    let pid = server.pid();
     // Let start-up allocations settle before reading the idle footprint.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_memory = process::memory(pid)?;
@@ -309,7 +323,7 @@ pub async fn api(
         contention.latency.p99_us,
         contention.seconds
     );
-    server.stop().await?;
+    drop(server); // SIGKILL, and wait for the exit
     Ok((
         BackendResults {
             backend: backend.into(),
@@ -382,9 +396,9 @@ pub async fn engine(
                 .id,
         );
     }
-    let (site_listener, site_addr) = crate::servers::loopback().await?;
+    let (site_listener, site_addr) = feather_bench::servers::loopback().await?;
     let pages = settings.site_pages;
-    let site = tokio::spawn(crate::servers::site(site_listener, pages));
+    let site = tokio::spawn(feather_bench::servers::site(site_listener, pages));
     let crawl_config = serde_json::json!({
         "roots": [format!("http://{site_addr}/p/0")],
         "max_pages": pages,
@@ -396,7 +410,7 @@ pub async fn engine(
         .id;
     drop(store);
 
-    let server = Server::spawn(
+    let server = spawn_server(
         server_command(settings, url, workers),
         &settings.work_dir.join(format!("{backend}-engine.log")),
     )
@@ -425,7 +439,7 @@ pub async fn engine(
         )
         .await?,
     );
-    server.stop().await?;
+    drop(server); // SIGKILL, and wait for the exit
     site.abort();
     Ok(EngineResults {
         backend: backend.into(),
@@ -436,7 +450,7 @@ pub async fn engine(
 
 /// Triggers `sources` at once and waits for every job to end.
 async fn sync(
-    server: &Server,
+    server: &ServerProcess,
     t: &Tenant,
     what: &str,
     sources: &[Uuid],
@@ -512,69 +526,6 @@ async fn sync(
         items_per_second: items as f64 / seconds,
         status,
     })
-}
-
-/// A PostgreSQL database made for one run and dropped after it.
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-    /// Its URL.
-    pub url: String,
-}
-
-impl PgDatabase {
-    /// Creates `feather_bench_<pid>_<label>` on the server of `admin_url`.
-    pub async fn create(admin_url: &str, label: &str) -> anyhow::Result<PgDatabase> {
-        use sqlx::Connection as _;
-        let name = format!("feather_bench_{}_{label}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .with_context(|| format!("cannot connect to PostgreSQL at {admin_url}"))?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut conn)
-            .await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await?;
-        let url = url_with_database(admin_url, &name);
-        Ok(PgDatabase {
-            admin_url: admin_url.into(),
-            name,
-            url,
-        })
-    }
-
-    /// Drops it.
-    pub async fn drop_database(self) -> anyhow::Result<()> {
-        use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await?;
-        Ok(())
-    }
-}
-
-/// `url` with its path (the database name) replaced by `name`.
-fn url_with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|start| base[start..].find('/').map(|i| start + i))
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{name}", &base[..authority_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// A fresh SQLite file in the work directory.

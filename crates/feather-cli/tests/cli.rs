@@ -3,56 +3,46 @@
 
 use std::process::Output;
 
-use feather_server::demo::{DemoData, seed_demo};
-use feather_server::engine::EngineConfig;
-use feather_server::store::{self, Store};
+use feather_test_support::{Backend, server::TestServer};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_feather");
 
+/// An in-process server on SQLite with the demo, and the `feather` binary
+/// pointed at it.
 struct Server {
-    running: feather_server::RunningServer,
-    store: std::sync::Arc<dyn Store>,
-    demo: DemoData,
-    _dir: tempfile::TempDir,
+    server: TestServer,
 }
 
 impl Server {
     async fn start() -> anyhow::Result<Server> {
-        let dir = tempfile::tempdir()?;
-        let store = store::open(&format!("sqlite:{}", dir.path().join("f.db").display())).await?;
-        let demo = seed_demo(store.as_ref()).await?;
-        let engine = EngineConfig {
-            poll_interval: std::time::Duration::from_millis(100),
-            ..EngineConfig::default()
-        };
-        let log = slog::Logger::root(slog::Discard, slog::o!());
-        let running =
-            feather_server::start(store.clone(), "127.0.0.1:0".parse()?, Some(engine), log)?;
-        Ok(Server {
-            running,
-            store,
-            demo,
-            _dir: dir,
-        })
+        let server = TestServer::start(Backend::Sqlite)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("SQLite is always available"))?;
+        Ok(Server { server })
     }
 
     fn base_url(&self) -> String {
-        format!("http://{}", self.running.local_addr())
+        self.server.base_url()
+    }
+
+    async fn shutdown(self) -> anyhow::Result<()> {
+        Ok(self.server.server.shutdown().await?)
     }
 
     async fn source(&self, provider: &str, config: Value) -> anyhow::Result<Uuid> {
         Ok(self
+            .server
             .store
-            .create_source(self.demo.kb_id, "cli", provider, &config)
+            .create_source(self.server.demo.kb_id, "cli", provider, &config)
             .await?
             .id)
     }
 
     /// Runs `feather` with the demo key in the environment.
     async fn feather(&self, args: &[&str]) -> anyhow::Result<Output> {
-        self.feather_with_key(&self.demo.api_key, args).await
+        self.feather_with_key(&self.server.demo.api_key, args).await
     }
 
     async fn feather_with_key(&self, key: &str, args: &[&str]) -> anyhow::Result<Output> {
@@ -75,7 +65,7 @@ async fn trigger_wait_follows_the_sync_to_completion_in_plain_lines() -> anyhow:
     let source = server
         .source("synthetic", json!({"items": 20, "item_delay_ms": 40}))
         .await?;
-    let (kb, src) = (server.demo.kb_id.to_string(), source.to_string());
+    let (kb, src) = (server.server.demo.kb_id.to_string(), source.to_string());
     let out = server
         .feather(&["sync", "trigger", &kb, &src, "--wait"])
         .await?;
@@ -93,7 +83,7 @@ async fn trigger_wait_follows_the_sync_to_completion_in_plain_lines() -> anyhow:
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.starts_with("completed: 20/20 items in "), "{last}");
     assert!(
-        !stdout.contains(&server.demo.api_key),
+        !stdout.contains(&server.server.demo.api_key),
         "the key is never printed"
     );
 
@@ -109,7 +99,7 @@ async fn trigger_wait_follows_the_sync_to_completion_in_plain_lines() -> anyhow:
         "{}",
         text(&out.stdout)
     );
-    server.running.shutdown().await
+    server.shutdown().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +108,7 @@ async fn a_running_sync_is_reported_and_wait_attaches_to_it() -> anyhow::Result<
     let source = server
         .source("synthetic", json!({"items": 15, "item_delay_ms": 60}))
         .await?;
-    let (kb, src) = (server.demo.kb_id.to_string(), source.to_string());
+    let (kb, src) = (server.server.demo.kb_id.to_string(), source.to_string());
     let first = server
         .feather(&["sync", "trigger", &kb, &src, "--json"])
         .await?;
@@ -150,13 +140,13 @@ async fn a_running_sync_is_reported_and_wait_attaches_to_it() -> anyhow::Result<
         "attached to the running job"
     );
     assert_eq!(last["last_sync_status"], "completed");
-    server.running.shutdown().await
+    server.shutdown().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_and_partial_syncs_have_their_own_exit_codes() -> anyhow::Result<()> {
     let server = Server::start().await?;
-    let kb = server.demo.kb_id.to_string();
+    let kb = server.server.demo.kb_id.to_string();
     let dead = server.source("notion", json!({})).await?.to_string();
     let out = server
         .feather(&["sync", "trigger", &kb, &dead, "--wait"])
@@ -181,13 +171,13 @@ async fn failed_and_partial_syncs_have_their_own_exit_codes() -> anyhow::Result<
         "{}",
         text(&out.stdout)
     );
-    server.running.shutdown().await
+    server.shutdown().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_one_line_with_the_server_message() -> anyhow::Result<()> {
     let server = Server::start().await?;
-    let kb = server.demo.kb_id.to_string();
+    let kb = server.server.demo.kb_id.to_string();
     let secret = format!("fth_{}", "Q".repeat(40));
     let out = server
         .feather_with_key(
@@ -230,5 +220,5 @@ async fn errors_are_one_line_with_the_server_message() -> anyhow::Result<()> {
         "{}",
         text(&out.stderr)
     );
-    server.running.shutdown().await
+    server.shutdown().await
 }

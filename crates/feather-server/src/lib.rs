@@ -17,4 +17,4 @@ pub mod engine;
 pub mod server;
 pub mod store;
 
-pub use server::{LogFormat, RunningServer, logger, shutdown_signal, start};
+pub use server::{LogFormat, RunningServer, ServerError, logger, shutdown_signal, start};

@@ -171,7 +171,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // After the engine has given its jobs back: on SQLite, closing the last
     // connection checkpoints the WAL, so the database file alone is complete.
     store.close().await;
-    stopped
+    Ok(stopped?)
 }
 
 async fn run_admin(args: AdminArgs) -> anyhow::Result<()> {

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{LEASE_MS, admin, spawn};
+use common::{LEASE_MS, admin, spawn};
+use feather_test_support::poll;
 
 use feather_client::Client;
 use feather_client::types::SyncStatusResponse;
@@ -48,31 +49,14 @@ fn setup() -> anyhow::Result<Setup> {
     })
 }
 
-async fn status(client: &Client, setup: &Setup) -> anyhow::Result<SyncStatusResponse> {
-    Ok(client
-        .get_sync_status()
-        .kb_id(setup.kb)
-        .source_id(setup.source)
-        .send()
-        .await?
-        .into_inner())
-}
-
+/// Reads the status of the set-up's source until `done` holds.
 async fn wait_for(
     client: &Client,
     setup: &Setup,
     limit: Duration,
     done: impl Fn(&SyncStatusResponse) -> bool,
 ) -> anyhow::Result<SyncStatusResponse> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let s = status(client, setup).await?;
-        if done(&s) {
-            return Ok(s);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "gave up after {limit:?}: {s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll::wait_for(client, setup.kb, setup.source, limit, done).await
 }
 
 /// Starts a sync and kills the server once it has made progress.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::process::{admin, spawn};
 use common::{Backend, TestDb};
+use common::{admin, spawn};
 use feather_client::{Client, Error};
 use serde_json::json;
 use uuid::Uuid;
@@ -77,9 +77,10 @@ async fn restarting_postgres_under_load_hangs_nothing_and_loses_nothing() -> any
         return Ok(());
     };
     let Some(version) = cluster() else {
-        println!(
-            "skipped: pg_ctlcluster or /etc/postgresql is not available to restart the cluster"
-        );
+        feather_test_support::skip(
+            "restarting_postgres_under_load_hangs_nothing_and_loses_nothing",
+            "pg_ctlcluster or /etc/postgresql is not available to restart the cluster",
+        )?;
         return Ok(());
     };
     let demo = admin(&db.url, &["seed-demo"])?;

@@ -7,8 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{Process, admin, spawn};
 use common::{Backend, TestDb};
+use common::{ServerProcess, admin, spawn};
 use feather_client::{Client, Error};
 use serde_json::Value;
 use uuid::Uuid;
@@ -53,7 +53,7 @@ async fn two_hundred_triggers_across_two_replicas_have_one_winner() -> anyhow::R
     // Long enough (about 30 s) that the winner's sync cannot end while
     // the other triggers are still arriving.
     let source = add_source(&db, &demo, r#"{"items": 300, "item_delay_ms": 100}"#)?;
-    let replicas: Vec<Process> = vec![spawn(&db.url, &[])?, spawn(&db.url, &[])?];
+    let replicas: Vec<ServerProcess> = vec![spawn(&db.url, &[])?, spawn(&db.url, &[])?];
 
     // Every caller is ready before any fires.
     let clients = (0..200)

@@ -8,6 +8,7 @@ use std::fmt::Debug;
 
 use common::{Backend, TestServer};
 use feather_client::{ApiError, Error, ResponseValue, types};
+use feather_test_support::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -95,7 +96,7 @@ async fn status_before_any_sync_has_nulls_then_trigger_shows_the_job(
         jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
         [queued.job_id]
     );
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn a_second_trigger_is_409_naming_the_running_job(backend: Backend) -> anyhow::Result<()> {
@@ -113,7 +114,7 @@ async fn a_second_trigger_is_409_naming_the_running_job(backend: Backend) -> any
         "{}",
         body.message
     );
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn sixty_four_concurrent_triggers_have_exactly_one_winner(
@@ -157,7 +158,7 @@ async fn sixty_four_concurrent_triggers_have_exactly_one_winner(
         winners,
         "one job row"
     );
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn triggers_on_a_hundred_sources_in_parallel_all_succeed(
@@ -206,7 +207,7 @@ async fn triggers_on_a_hundred_sources_in_parallel_all_succeed(
         assert!(last.is_some_and(|id| jobs.contains(&id)), "{source}");
         assert_eq!(server.store.list_jobs(source).await?.len(), 1);
     }
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn keys_missing_wrong_or_revoked_are_401(backend: Backend) -> anyhow::Result<()> {
@@ -252,7 +253,7 @@ async fn keys_missing_wrong_or_revoked_are_401(backend: Backend) -> anyhow::Resu
         raw.json::<Value>().await?["error"],
         json!("authentication_required")
     );
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn other_tenants_and_unknown_ids_are_404(backend: Backend) -> anyhow::Result<()> {
@@ -294,7 +295,7 @@ async fn other_tenants_and_unknown_ids_are_404(backend: Backend) -> anyhow::Resu
         let outcome = client.trigger_sync().kb_id(kb).source_id(src).send().await;
         assert_eq!(error_response(outcome).0, 404);
     }
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn malformed_uuids_are_422_in_pydantic_shape(backend: Backend) -> anyhow::Result<()> {
@@ -347,7 +348,7 @@ async fn malformed_uuids_are_422_in_pydantic_shape(backend: Backend) -> anyhow::
             }
         }
     }
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn hostile_requests_get_their_status_and_the_server_keeps_serving(
@@ -432,7 +433,7 @@ async fn hostile_requests_get_their_status_and_the_server_keeps_serving(
         .await?
         .into_inner();
     assert_eq!(state.source_status, "active");
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn a_restart_on_the_same_database_keeps_every_row(backend: Backend) -> anyhow::Result<()> {
@@ -467,7 +468,7 @@ async fn a_restart_on_the_same_database_keeps_every_row(backend: Backend) -> any
     assert_eq!(state.last_sync_job_id, Some(job));
     let (code, _) = error_response(trigger(&second, &client, source).await);
     assert_eq!(code, 409, "the guard survives the restart");
-    second.server.shutdown().await
+    Ok(second.server.shutdown().await?)
 }
 
 async fn healthz_checks_the_database(backend: Backend) -> anyhow::Result<()> {
@@ -477,7 +478,7 @@ async fn healthz_checks_the_database(backend: Backend) -> anyhow::Result<()> {
     let answer = reqwest::get(format!("{}/healthz", server.base_url())).await?;
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.json::<Value>().await?, json!({"status": "ok"}));
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn request_logs_are_structured_and_never_contain_the_key(

@@ -8,6 +8,7 @@ use chrono::{TimeDelta, Utc};
 use common::{Backend, TestDb};
 use feather_api::{JobStatus, SourceStatus};
 use feather_server::store::{Batch, Finish, Store, TriggerOutcome};
+use feather_test_support::on_both_backends;
 use serde_json::json;
 use uuid::Uuid;
 

@@ -5,10 +5,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Backend, TestServer};
 use feather_client::types::SyncStatusResponse;
+use feather_test_support::on_both_backends;
+use feather_test_support::poll::{self, terminal};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,48 +21,14 @@ async fn watch(
     kb: Uuid,
     source: Uuid,
     limit: Duration,
-    mut seen: impl FnMut(&SyncStatusResponse),
+    seen: impl FnMut(&SyncStatusResponse),
     done: impl Fn(&SyncStatusResponse) -> bool,
 ) -> anyhow::Result<SyncStatusResponse> {
-    let client = server.client()?;
-    let deadline = Instant::now() + limit;
-    loop {
-        let status = client
-            .get_sync_status()
-            .kb_id(kb)
-            .source_id(source)
-            .send()
-            .await?
-            .into_inner();
-        seen(&status);
-        if done(&status) {
-            return Ok(status);
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "gave up after {limit:?}; last status {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn terminal(status: &SyncStatusResponse) -> bool {
-    matches!(
-        status.last_sync_status.as_deref(),
-        Some("completed" | "partial_failure" | "failed")
-    )
+    poll::watch(&server.client()?, kb, source, limit, seen, done).await
 }
 
 async fn trigger(server: &TestServer, kb: Uuid, source: Uuid) -> anyhow::Result<Uuid> {
-    let client = server.client()?;
-    Ok(client
-        .trigger_sync()
-        .kb_id(kb)
-        .source_id(source)
-        .send()
-        .await?
-        .into_inner()
-        .job_id)
+    poll::trigger(&server.client()?, kb, source).await
 }
 
 async fn add_source(server: &TestServer, provider: &str, config: Value) -> anyhow::Result<Uuid> {
@@ -126,7 +94,7 @@ async fn a_sync_goes_queued_processing_completed_with_progress(
         "distinct counts while processing: {processing_counts:?}"
     );
     assert_eq!(server.store.list_documents(source).await?.len(), 40);
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn failed_items_make_a_partial_failure_and_a_dead_provider_a_failure(
@@ -181,7 +149,7 @@ async fn failed_items_make_a_partial_failure_and_a_dead_provider_a_failure(
     // A source in error may be synced again.
     let again = trigger(&server, kb, notion).await?;
     assert_ne!(Some(again), end.last_sync_job_id);
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn url_sources_crawl_a_site_and_count_bad_pages_as_failed_items(
@@ -238,7 +206,7 @@ async fn url_sources_crawl_a_site_and_count_bad_pages_as_failed_items(
         .map(|d| d.title.unwrap_or_default())
         .collect();
     assert_eq!(titles, ["Home", "A"]);
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn local_resyncs_are_incremental(backend: Backend) -> anyhow::Result<()> {
@@ -308,7 +276,7 @@ async fn local_resyncs_are_incremental(backend: Backend) -> anyhow::Result<()> {
         kept_after.map(|d| (d.content_hash, d.updated_at)),
         "unchanged content is not rewritten"
     );
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it(
@@ -371,7 +339,7 @@ async fn graceful_shutdown_gives_a_running_job_back_and_a_restart_finishes_it(
     assert_eq!(end.last_sync_job_id, Some(job));
     assert_eq!(end.last_sync_status.as_deref(), Some("completed"));
     assert_eq!(end.source_status, "active");
-    server.server.shutdown().await
+    Ok(server.server.shutdown().await?)
 }
 
 on_both_backends!(

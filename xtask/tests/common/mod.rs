@@ -20,18 +20,23 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Whether the slow tests run; prints why not.
+/// Whether the slow tests run; reports the skip where it shows otherwise
+/// (and fails under CI, which sets the gate).
 pub fn slow_tests_enabled(what: &str) -> bool {
     if std::env::var(SLOW_GATE).as_deref() == Ok("1") {
         return true;
     }
-    eprintln!("skipped: set {SLOW_GATE}=1 to {what} (takes minutes)");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a slow test")
+        .to_owned();
+    if let Err(e) = feather_test_support::skip(
+        &test,
+        &format!("set {SLOW_GATE}=1 to {what} (takes minutes)"),
+    ) {
+        panic!("{e}");
+    }
     false
-}
-
-/// Whether this run is CI's, where a missing tool is a failure, not a skip.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false")
 }
 
 /// What kind of target the crate has.
