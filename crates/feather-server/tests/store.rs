@@ -213,7 +213,48 @@ async fn seeded_history_ends_in_each_sources_last_job(backend: Backend) -> anyho
     Ok(())
 }
 
+/// Both schemas declare the same foreign key: a source's last job must be
+/// one of its jobs' table (checked at commit, since a trigger sets it before
+/// inserting the job).
+async fn a_source_cannot_point_at_a_job_that_does_not_exist(backend: Backend) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let Some(f) = fixture(backend).await? else {
+        return Ok(());
+    };
+    let missing = Uuid::new_v4();
+    let refused = match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&f.db.url).await?;
+            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut conn).await?;
+            sqlx::query("UPDATE sources SET last_job_id = $1 WHERE id = $2")
+                .bind(missing.to_string())
+                .bind(f.source.to_string())
+                .execute(&mut conn)
+                .await
+                .map(|done| done.rows_affected())
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&f.db.url).await?;
+            sqlx::query("UPDATE sources SET last_job_id = $1 WHERE id = $2")
+                .bind(missing)
+                .bind(f.source)
+                .execute(&mut conn)
+                .await
+                .map(|done| done.rows_affected())
+        }
+    };
+    let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.to_lowercase().contains("foreign key"),
+        "a dangling last_job_id must be refused, got {error:?}"
+    );
+    let sources = f.store.list_sources(Some(f.kb)).await?;
+    assert_eq!(sources[0].last_job_id, None, "nothing was written");
+    Ok(())
+}
+
 on_both_backends!(
+    a_source_cannot_point_at_a_job_that_does_not_exist,
     a_worker_that_lost_its_lease_cannot_write,
     expired_jobs_without_attempts_left_fail_and_their_source_errors,
     a_source_left_syncing_without_a_live_job_is_repaired,

@@ -126,12 +126,9 @@ fn bind(query: PgQuery<'_>, param: Param) -> PgQuery<'_> {
     }
 }
 
-fn prepare(query: &Query) -> PgQuery<'_> {
-    query
-        .params
-        .iter()
-        .cloned()
-        .fold(sqlx::query(&query.sql), bind)
+/// The statement `sql` with `params` bound (moved, not copied).
+fn prepare(sql: &str, params: Vec<Param>) -> PgQuery<'_> {
+    params.into_iter().fold(sqlx::query(sql), bind)
 }
 
 impl Dialect for PgStore {
@@ -157,7 +154,7 @@ impl Dialect for PgStore {
     }
 
     async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
-        let prepared = prepare(&query);
+        let prepared = prepare(&query.sql, query.params);
         let done = match on {
             On::Read | On::Write => prepared.execute(&self.pool).await?,
             On::Tx(tx) => prepared.execute(&mut **tx).await?,
@@ -166,7 +163,7 @@ impl Dialect for PgStore {
     }
 
     async fn fetch_all(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<Vec<PgRow>> {
-        let prepared = prepare(&query);
+        let prepared = prepare(&query.sql, query.params);
         Ok(match on {
             On::Read | On::Write => prepared.fetch_all(&self.pool).await?,
             On::Tx(tx) => prepared.fetch_all(&mut **tx).await?,

@@ -263,12 +263,9 @@ fn bind(query: SqliteQuery<'_>, param: Param) -> SqliteQuery<'_> {
     }
 }
 
-fn prepare(query: &Query) -> SqliteQuery<'_> {
-    query
-        .params
-        .iter()
-        .cloned()
-        .fold(sqlx::query(&query.sql), bind)
+/// The statement `sql` with `params` bound (moved, not copied).
+fn prepare(sql: &str, params: Vec<Param>) -> SqliteQuery<'_> {
+    params.into_iter().fold(sqlx::query(sql), bind)
 }
 
 impl Dialect for SqliteStore {
@@ -296,7 +293,7 @@ impl Dialect for SqliteStore {
     }
 
     async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
-        let prepared = prepare(&query);
+        let prepared = prepare(&query.sql, query.params);
         let done = match on {
             On::Read => prepared.execute(&self.pool).await?,
             On::Write => prepared.execute(&self.writer).await?,
@@ -306,7 +303,7 @@ impl Dialect for SqliteStore {
     }
 
     async fn fetch_all(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<Vec<SqliteRow>> {
-        let prepared = prepare(&query);
+        let prepared = prepare(&query.sql, query.params);
         Ok(match on {
             On::Read => prepared.fetch_all(&self.pool).await?,
             On::Write => prepared.fetch_all(&self.writer).await?,
