@@ -1,6 +1,8 @@
 //! The `feather-server` binary: admin commands, `openapi`, and `serve` with
 //! its demo banner and graceful shutdown.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -249,5 +251,44 @@ fn serve_seeds_an_empty_database_prints_curl_lines_and_stops_on_sigterm() -> any
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "graceful shutdown exits 0: {status}");
+    Ok(())
+}
+
+/// After SIGTERM the database file alone is complete: a copy of `feather.db`
+/// without its `-wal` holds the job the server acknowledged.
+#[tokio::test]
+async fn after_sigterm_the_sqlite_file_alone_holds_every_acknowledged_write() -> anyhow::Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("feather.db").display());
+    let demo = common::admin(&url, &["seed-demo"])?;
+    let key = demo["api_key"].as_str().unwrap_or_default().to_owned();
+    let kb: uuid::Uuid = demo["kb_id"].as_str().unwrap_or_default().parse()?;
+    let source: uuid::Uuid = demo["sources"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+
+    let mut server = common::spawn(&url, &["--workers", "0"])?;
+    let client = feather_client::Client::with_api_key(&server.base_url, &key)?;
+    let job = feather_test_support::poll::trigger(&client, kb, source).await?;
+    server.signal("TERM")?;
+    assert!(
+        server.wait_exit(Duration::from_secs(10))?,
+        "graceful shutdown exits 0"
+    );
+
+    let copy = tempfile::tempdir()?;
+    std::fs::copy(
+        dir.path().join("feather.db"),
+        copy.path().join("feather.db"),
+    )?;
+    let copy_url = format!("sqlite:{}", copy.path().join("feather.db").display());
+    let jobs = common::admin(
+        &copy_url,
+        &["list", "jobs", "--source", &source.to_string()],
+    )?;
+    assert_eq!(jobs[0]["id"], job.to_string(), "{jobs}");
+    assert_eq!(jobs[0]["status"], "queued");
     Ok(())
 }

@@ -216,7 +216,9 @@ async fn seeded_history_ends_in_each_sources_last_job(backend: Backend) -> anyho
 /// Both schemas declare the same foreign key: a source's last job must be
 /// one of its jobs' table (checked at commit, since a trigger sets it before
 /// inserting the job).
-async fn a_source_cannot_point_at_a_job_that_does_not_exist(backend: Backend) -> anyhow::Result<()> {
+async fn a_source_cannot_point_at_a_job_that_does_not_exist(
+    backend: Backend,
+) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let Some(f) = fixture(backend).await? else {
         return Ok(());
@@ -225,7 +227,9 @@ async fn a_source_cannot_point_at_a_job_that_does_not_exist(backend: Backend) ->
     let refused = match backend {
         Backend::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(&f.db.url).await?;
-            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut conn).await?;
+            sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&mut conn)
+                .await?;
             sqlx::query("UPDATE sources SET last_job_id = $1 WHERE id = $2")
                 .bind(missing.to_string())
                 .bind(f.source.to_string())
