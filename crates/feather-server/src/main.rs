@@ -59,6 +59,10 @@ struct ServeArgs {
     bind: SocketAddr,
     #[command(flatten)]
     database: DatabaseArg,
+    /// SQLite only: the most MiB the database may hold; writes beyond it are
+    /// refused with 503 (as on a full disk) and nothing acknowledged is lost.
+    #[arg(long, env = "FEATHER_SQLITE_MAX_MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    sqlite_max_mib: Option<u64>,
     /// Do not seed demo data into an empty database.
     #[arg(long)]
     no_demo: bool,
@@ -139,7 +143,10 @@ fn report(error: &anyhow::Error) -> String {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let log = logger(args.log_format, args.log_level)?;
     let url = &args.database.database_url;
-    let store = store::open(url)
+    let options = store::OpenOptions {
+        sqlite_max_bytes: args.sqlite_max_mib.map(|mib| mib.saturating_mul(1 << 20)),
+    };
+    let store = store::open_with(url, &options)
         .await
         .with_context(|| format!("cannot open database {url}"))?;
     let demo = if !args.no_demo && store.is_empty().await? {

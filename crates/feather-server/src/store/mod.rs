@@ -106,6 +106,29 @@ impl StoreError {
     }
 }
 
+/// Whether a database error code means "retry later": the storage or the
+/// server is out of something (space, locks, connections) or unreachable,
+/// not that the request is wrong.
+fn transient_code(code: &str) -> bool {
+    // SQLite reports extended result codes as decimal numbers (at most four
+    // digits; a SQLSTATE is always five characters); the primary code is the
+    // low byte: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_IOERR (10),
+    // SQLITE_FULL (13).
+    if code.len() < 5
+        && let Ok(extended) = code.parse::<u32>()
+    {
+        return matches!(extended & 0xff, 5 | 6 | 10 | 13);
+    }
+    // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient
+    // resources such as disk_full and too_many_connections (53), operator
+    // intervention such as admin_shutdown (57P), system errors such as
+    // io_error (58).
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || code.starts_with("58")
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         let unavailable = match &e {
@@ -114,11 +137,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Protocol(_) => true,
-            // SQLITE_BUSY (the busy timeout ran out); PostgreSQL connection
-            // exceptions, shutdowns, too many connections.
-            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                code == "5" || code.starts_with("08") || code.starts_with("57P") || code == "53300"
-            }),
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
             _ => false,
         };
         if unavailable {
@@ -560,13 +579,33 @@ pub fn seed_config() -> serde_json::Value {
 /// Items of every seeded job (and of the seeded sources' connector).
 pub const SEED_ITEMS: i64 = 10;
 
+/// Settings of [`open_with`] beyond the URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// SQLite only: the most bytes the database may hold (rounded down to
+    /// whole pages). Writes beyond it fail as on a full disk: requests answer
+    /// 503 and nothing acknowledged is lost. `None`: as much as the disk holds.
+    pub sqlite_max_bytes: Option<u64>,
+}
+
 /// Opens (creating if needed) and migrates the database at `url`.
 ///
 /// Accepted: `postgres://...` / `postgresql://...` (PostgreSQL),
 /// `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or a plain file path
 /// (SQLite).
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    open_with(url, &OpenOptions::default()).await
+}
+
+/// [`open`] with [`OpenOptions`].
+pub async fn open_with(url: &str, options: &OpenOptions) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if options.sqlite_max_bytes.is_some() {
+            return Err(StoreError::Invalid(
+                "a database size limit applies to SQLite only; PostgreSQL has its own quotas"
+                    .into(),
+            ));
+        }
         return Ok(Arc::new(postgres::PgStore::open(url).await?));
     }
     if let Some((scheme, _)) = url.split_once("://")
@@ -576,7 +615,7 @@ pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
             "unsupported database URL scheme {scheme:?}: expected sqlite:PATH or a file path"
         )));
     }
-    Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    Ok(Arc::new(sqlite::SqliteStore::open(url, options).await?))
 }
 
 /// Checks a provider name and config before they reach the database.
@@ -593,4 +632,27 @@ pub fn validate_source(provider: &str, config: &serde_json::Value) -> StoreResul
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_code;
+
+    #[test]
+    fn full_disks_io_errors_and_lost_connections_are_transient() {
+        // SQLite: BUSY, BUSY_SNAPSHOT, LOCKED, IOERR_WRITE, IOERR_FSYNC, FULL.
+        for code in ["5", "517", "6", "778", "1034", "13"] {
+            assert!(transient_code(code), "{code}");
+        }
+        // PostgreSQL: connection failure, disk_full, too_many_connections,
+        // admin_shutdown, io_error.
+        for code in ["08006", "53100", "53300", "57P01", "58030"] {
+            assert!(transient_code(code), "{code}");
+        }
+        // A constraint violation is the request's fault, not the storage's:
+        // SQLITE_CONSTRAINT_FOREIGNKEY, PostgreSQL unique_violation.
+        for code in ["787", "19", "23505", "42P01"] {
+            assert!(!transient_code(code), "{code}");
+        }
+    }
 }

@@ -21,10 +21,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use feather_api::{JobStatus, SourceStatus};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
-use super::sql::{Dialect, On, Param, Query, ReadRow};
+use super::sql::{Dialect, On, OwnedTx, Param, Query, ReadRow};
 use super::{SEED_ITEMS, StoreError, StoreResult, seed_config, seed_ids};
 
 /// How long a request waits for a connection before answering 503.
@@ -133,7 +133,7 @@ fn prepare(sql: &str, params: Vec<Param>) -> PgQuery<'_> {
 
 impl Dialect for PgStore {
     type Row = PgRow;
-    type Tx = Transaction<'static, Postgres>;
+    type Tx = OwnedTx<Postgres>;
 
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 
@@ -142,22 +142,22 @@ impl Dialect for PgStore {
     }
 
     async fn begin(&self) -> StoreResult<Self::Tx> {
-        Ok(self.pool.begin().await?)
+        OwnedTx::begin(&self.pool).await
     }
 
     async fn commit(tx: Self::Tx) -> StoreResult<()> {
-        Ok(tx.commit().await?)
+        tx.commit().await
     }
 
     async fn rollback(tx: Self::Tx) -> StoreResult<()> {
-        Ok(tx.rollback().await?)
+        tx.rollback().await
     }
 
     async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
         let prepared = prepare(&query.sql, query.params);
         let done = match on {
             On::Read | On::Write => prepared.execute(&self.pool).await?,
-            On::Tx(tx) => prepared.execute(&mut **tx).await?,
+            On::Tx(tx) => prepared.execute(tx.conn()?).await?,
         };
         Ok(done.rows_affected())
     }
@@ -166,7 +166,7 @@ impl Dialect for PgStore {
         let prepared = prepare(&query.sql, query.params);
         Ok(match on {
             On::Read | On::Write => prepared.fetch_all(&self.pool).await?,
-            On::Tx(tx) => prepared.fetch_all(&mut **tx).await?,
+            On::Tx(tx) => prepared.fetch_all(tx.conn()?).await?,
         })
     }
 
@@ -179,7 +179,7 @@ impl Dialect for PgStore {
     ) -> StoreResult<Vec<Uuid>> {
         let ids = seed_ids(prefix, sources, jobs_per_source)?;
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = OwnedTx::begin(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
              SELECT u.id, k.id, $1 || ' #' || u.n, 'synthetic', $2, $6, $3, $3 \
@@ -192,7 +192,7 @@ impl Dialect for PgStore {
         .bind(&ids)
         .bind(kb_id)
         .bind(SourceStatus::Active.as_str())
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await?;
         if inserted.rows_affected() != sources {
             return Err(StoreError::Invalid(format!("no knowledge base {kb_id}")));
@@ -212,7 +212,7 @@ impl Dialect for PgStore {
         .bind(now)
         .bind(i32::try_from(jobs_per_source).map_err(|e| StoreError::Invalid(e.to_string()))?)
         .bind(JobStatus::Completed.as_str())
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await?;
         sqlx::query(
             "UPDATE sources SET last_job_id = \
@@ -221,7 +221,7 @@ impl Dialect for PgStore {
              WHERE id = ANY($1)",
         )
         .bind(&ids)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await?;
         tx.commit().await?;
         Ok(ids)

@@ -162,6 +162,70 @@ pub enum On<'a, Tx> {
     Tx(&'a mut Tx),
 }
 
+/// A transaction on one pooled connection that is never handed on half-open.
+///
+/// Committed or rolled back, the connection goes back to the pool. Dropped
+/// midway (a statement failed and `?` returned), or after its `COMMIT` or
+/// `ROLLBACK` failed, the connection is closed instead, which ends the
+/// transaction on the database's side. sqlx's own `Transaction` returns the
+/// connection after a failed `COMMIT` and counts it as still inside the
+/// transaction: when SQLite had already rolled back (a full disk does that),
+/// the next `begin` became a `SAVEPOINT` and a refused trigger's rollback
+/// left a transaction open on the one writer connection for good, so every
+/// later write, though acknowledged, was never committed.
+pub struct OwnedTx<DB: sqlx::Database> {
+    conn: Option<sqlx::pool::PoolConnection<DB>>,
+}
+
+impl<DB: sqlx::Database> OwnedTx<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    /// Takes a connection from `pool` and begins a transaction on it.
+    pub async fn begin(pool: &sqlx::Pool<DB>) -> StoreResult<Self> {
+        let mut tx = OwnedTx {
+            conn: Some(pool.acquire().await?),
+        };
+        tx.run("BEGIN").await?;
+        Ok(tx)
+    }
+
+    /// The connection, for the transaction's statements.
+    pub fn conn(&mut self) -> StoreResult<&mut DB::Connection> {
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::unavailable("the transaction has already ended"))
+    }
+
+    async fn run(&mut self, statement: &'static str) -> StoreResult<()> {
+        sqlx::Executor::execute(self.conn()?, statement).await?;
+        Ok(())
+    }
+
+    /// Commits; on failure the connection is closed, not reused.
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.run("COMMIT").await?;
+        self.conn.take();
+        Ok(())
+    }
+
+    /// Rolls back; on failure the connection is closed, not reused.
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        self.run("ROLLBACK").await?;
+        self.conn.take();
+        Ok(())
+    }
+}
+
+impl<DB: sqlx::Database> Drop for OwnedTx<DB> {
+    fn drop(&mut self) {
+        // Not committed or rolled back: close rather than return it.
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
 /// Typed column access with the column named in errors.
 pub trait ReadRow {
     /// A text column.

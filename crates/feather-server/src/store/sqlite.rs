@@ -30,17 +30,20 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
-use super::sql::{self, Dialect, On, Param, Query, ReadRow};
+use super::sql::{self, Dialect, On, OwnedTx, Param, Query, ReadRow};
 use super::{SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, seed_ids};
 
 /// How long a statement waits for the write lock before the request fails
 /// with 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The SQLite implementation of [`Store`].
+/// SQLite's page size here (its default, which the schema never changes).
+const PAGE_SIZE: u64 = 4096;
+
+/// The SQLite implementation of [`super::Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// Readers.
@@ -106,9 +109,12 @@ impl InlineReaders {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                StoreError::unavailable_from(e)
-            }
+            Some(
+                rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::DiskFull,
+            ) => StoreError::unavailable_from(e),
             _ => StoreError::database_from(e),
         }
     }
@@ -116,7 +122,7 @@ impl From<rusqlite::Error> for StoreError {
 
 impl SqliteStore {
     /// Opens the database at `url` (see [`super::open`]) and migrates it.
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    pub async fn open(url: &str, open_options: &super::OpenOptions) -> StoreResult<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)
@@ -130,6 +136,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        // A size limit is SQLite's max_page_count, set on every connection.
+        let options = match open_options.sqlite_max_bytes {
+            Some(bytes) => options.pragma("max_page_count", (bytes / PAGE_SIZE).max(1).to_string()),
+            None => options,
+        };
         let pool_of = |connections: u32| {
             SqlitePoolOptions::new()
                 .max_connections(connections)
@@ -270,7 +281,7 @@ fn prepare(sql: &str, params: Vec<Param>) -> SqliteQuery<'_> {
 
 impl Dialect for SqliteStore {
     type Row = SqliteRow;
-    type Tx = Transaction<'static, Sqlite>;
+    type Tx = OwnedTx<Sqlite>;
 
     // One writer connection serializes claims; the outer `status = 'queued'`
     // re-check keeps the statement correct on its own.
@@ -281,15 +292,15 @@ impl Dialect for SqliteStore {
     }
 
     async fn begin(&self) -> StoreResult<Self::Tx> {
-        Ok(self.writer.begin().await?)
+        OwnedTx::begin(&self.writer).await
     }
 
     async fn commit(tx: Self::Tx) -> StoreResult<()> {
-        Ok(tx.commit().await?)
+        tx.commit().await
     }
 
     async fn rollback(tx: Self::Tx) -> StoreResult<()> {
-        Ok(tx.rollback().await?)
+        tx.rollback().await
     }
 
     async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
@@ -297,7 +308,7 @@ impl Dialect for SqliteStore {
         let done = match on {
             On::Read => prepared.execute(&self.pool).await?,
             On::Write => prepared.execute(&self.writer).await?,
-            On::Tx(tx) => prepared.execute(&mut **tx).await?,
+            On::Tx(tx) => prepared.execute(tx.conn()?).await?,
         };
         Ok(done.rows_affected())
     }
@@ -307,7 +318,7 @@ impl Dialect for SqliteStore {
         Ok(match on {
             On::Read => prepared.fetch_all(&self.pool).await?,
             On::Write => prepared.fetch_all(&self.writer).await?,
-            On::Tx(tx) => prepared.fetch_all(&mut **tx).await?,
+            On::Tx(tx) => prepared.fetch_all(tx.conn()?).await?,
         })
     }
 
@@ -346,7 +357,7 @@ impl Dialect for SqliteStore {
         let ids_json = serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
             .to_string();
         let now = Utc::now();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = OwnedTx::begin(&self.writer).await?;
         let inserted = sqlx::query(
             "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
              SELECT j.value, k.id, ?1 || ' #' || (j.key + 1), 'synthetic', ?2, ?6, ?3, ?3 \
@@ -358,7 +369,7 @@ impl Dialect for SqliteStore {
         .bind(&ids_json)
         .bind(kb_id.to_string())
         .bind(SourceStatus::Active.as_str())
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await?;
         if inserted.rows_affected() != sources {
             return Err(StoreError::Invalid(format!("no knowledge base {kb_id}")));
@@ -384,7 +395,7 @@ impl Dialect for SqliteStore {
         .bind(now.format("%Y-%m-%d %H:%M:%S").to_string())
         .bind(&ids_json)
         .bind(JobStatus::Completed.as_str())
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await?;
         sqlx::query(
             "UPDATE sources SET last_job_id = \
@@ -393,7 +404,7 @@ impl Dialect for SqliteStore {
              WHERE id IN (SELECT value FROM json_each(?))",
         )
         .bind(&ids_json)
-        .execute(&mut *tx)
+        .execute(tx.conn()?)
         .await?;
         tx.commit().await?;
         Ok(ids)
