@@ -17,4 +17,6 @@ pub mod engine;
 pub mod server;
 pub mod store;
 
-pub use server::{LogFormat, RunningServer, ServerError, logger, shutdown_signal, start};
+pub use server::{
+    LogFormat, RunningServer, ServerError, logger, raise_open_files_limit, shutdown_signal, start,
+};

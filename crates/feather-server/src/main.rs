@@ -11,7 +11,7 @@ use dropshot::ConfigLoggingLevel;
 use feather_server::admin::{self, AdminCommand};
 use feather_server::demo::{curl_lines, seed_demo};
 use feather_server::engine::EngineConfig;
-use feather_server::{LogFormat, logger, shutdown_signal, start, store};
+use feather_server::{LogFormat, logger, raise_open_files_limit, shutdown_signal, start, store};
 
 /// Serves the Feather knowledge-base sync API (trigger a connector sync, read
 /// its status) with API-key auth, tenants and embedded storage.
@@ -142,6 +142,7 @@ fn report(error: &anyhow::Error) -> String {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let log = logger(args.log_format, args.log_level)?;
+    raise_open_files_limit(&log);
     let url = &args.database.database_url;
     let options = store::OpenOptions {
         sqlite_max_bytes: args.sqlite_max_mib.map(|mib| mib.saturating_mul(1 << 20)),

@@ -88,6 +88,25 @@ pub fn logger(format: LogFormat, level: ConfigLoggingLevel) -> Result<slog::Logg
         .map_err(|e| ServerError::Logging(e.to_string()))
 }
 
+/// Raises this process's soft limit on open files to its hard limit and logs
+/// both. Every connection is a file: with the common soft default of 1,024
+/// (or less), a few hundred slow clients used to exhaust it, and the
+/// accept loop then failed ("Too many open files") for everyone. Go's
+/// runtime does the same at start; nginx has `worker_rlimit_nofile`.
+pub fn raise_open_files_limit(log: &slog::Logger) {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => {
+            let (soft_before, hard) = before.unwrap_or((soft, soft));
+            slog::info!(log, "open files limit"; "soft_before" => soft_before,
+                "soft" => soft, "hard" => hard);
+        }
+        Err(e) => {
+            slog::warn!(log, "cannot raise the open files limit"; "error" => %e);
+        }
+    }
+}
+
 /// Body of `/healthz`.
 #[derive(Serialize, JsonSchema)]
 struct Health {
