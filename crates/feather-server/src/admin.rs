@@ -18,6 +18,12 @@ use crate::store::{Store, StoreError};
 pub enum AdminCommand {
     /// Seed the demo organizations, keys, knowledge bases and sources.
     SeedDemo,
+    /// Write a consistent copy of a SQLite database to a new file, while
+    /// servers keep using it (PostgreSQL: use pg_dump).
+    Backup {
+        /// The new file.
+        path: std::path::PathBuf,
+    },
     /// Create an organization.
     CreateOrg {
         /// Display name.
@@ -159,6 +165,10 @@ fn rows<T: Serialize>(value: T) -> Result<AdminOutput, AdminError> {
 pub async fn run(store: &dyn Store, command: AdminCommand) -> Result<AdminOutput, AdminError> {
     match command {
         AdminCommand::SeedDemo => Ok(AdminOutput::Demo(seed_demo(store).await?)),
+        AdminCommand::Backup { path } => {
+            let bytes = store.backup(&path).await?;
+            rows(serde_json::json!({ "backup": path, "bytes": bytes }))
+        }
         AdminCommand::CreateOrg { name } => rows(store.create_organization(&name).await?),
         AdminCommand::CreateKey { org, name } => {
             let (api_key, record) = issue_key(store, org, &name).await?;

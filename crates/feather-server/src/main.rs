@@ -187,7 +187,10 @@ async fn run_admin(args: AdminArgs) -> anyhow::Result<()> {
     let store = store::open(url)
         .await
         .with_context(|| format!("cannot open database {url}"))?;
-    let output = admin::run(store.as_ref(), args.command).await?;
+    let output = admin::run(store.as_ref(), args.command).await;
+    // Checkpoint what the command wrote into the database file.
+    store.close().await;
+    let output = output?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {

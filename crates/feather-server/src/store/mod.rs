@@ -544,6 +544,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         jobs_per_source: u64,
     ) -> StoreResult<Vec<Uuid>>;
 
+    /// Writes a consistent snapshot of the whole database to a new file at
+    /// `path` while the store keeps serving (SQLite's `VACUUM INTO`); the
+    /// snapshot's size in bytes. PostgreSQL answers `Invalid`: back it up
+    /// with `pg_dump`.
+    async fn backup(&self, path: &std::path::Path) -> StoreResult<u64>;
+
     /// Closes every connection; the store answers no more calls. On SQLite,
     /// closing the last connection checkpoints the WAL into the database
     /// file, so the file alone is then a complete copy.

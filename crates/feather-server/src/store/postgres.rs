@@ -227,6 +227,12 @@ impl Dialect for PgStore {
         Ok(ids)
     }
 
+    async fn backup(&self, _path: &std::path::Path) -> StoreResult<u64> {
+        Err(StoreError::Invalid(
+            "backups of a PostgreSQL database are pg_dump's job (see README)".into(),
+        ))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

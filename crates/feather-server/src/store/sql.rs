@@ -322,6 +322,9 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// Closes every connection.
     fn close(&self) -> impl Future<Output = ()> + Send;
 
+    /// [`Store::backup`].
+    fn backup(&self, path: &std::path::Path) -> impl Future<Output = StoreResult<u64>> + Send;
+
     /// [`Store::seed_history`], in the dialect's bulk SQL.
     fn seed_history(
         &self,
@@ -946,5 +949,9 @@ impl<D: Dialect> Store for D {
 
     async fn close(&self) {
         Dialect::close(self).await;
+    }
+
+    async fn backup(&self, path: &std::path::Path) -> StoreResult<u64> {
+        Dialect::backup(self, path).await
     }
 }

@@ -410,6 +410,28 @@ impl Dialect for SqliteStore {
         Ok(ids)
     }
 
+    async fn backup(&self, path: &std::path::Path) -> StoreResult<u64> {
+        if path.exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} exists already; a backup is written to a new file",
+                path.display()
+            )));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", path.display())))?;
+        // One read transaction: the copy is the database as of its start,
+        // while writers go on (WAL readers never block them).
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.pool)
+            .await?;
+        let bytes = std::fs::metadata(path)
+            .map_err(StoreError::database_from)?
+            .len();
+        Ok(bytes)
+    }
+
     async fn close(&self) {
         // Copy every page of the WAL into the database file and empty the
         // WAL, so the file alone is complete even if another process still
