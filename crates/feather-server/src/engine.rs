@@ -171,6 +171,9 @@ enum Ended {
     Done,
     /// Shutdown interrupted it; it was given back to the queue.
     Released,
+    /// The database refused its writes for most of a lease; it was given
+    /// back to the queue without counting the attempt.
+    HandedBack,
 }
 
 impl Worker {
@@ -178,11 +181,17 @@ impl Worker {
         while !self.stop.is_cancelled() {
             let lease_until = Utc::now() + lease_delta(self.config.lease);
             match self.store.claim_job(&self.owner, lease_until).await {
-                Ok(Some(claimed)) => {
-                    if let Ended::Released = self.run_job(claimed).await {
-                        return;
+                Ok(Some(claimed)) => match self.run_job(claimed).await {
+                    Ended::Done => {}
+                    Ended::Released => return,
+                    Ended::HandedBack => {
+                        // Let the storage recover before claiming again.
+                        tokio::select! {
+                            () = self.stop.cancelled() => return,
+                            () = tokio::time::sleep(self.config.lease / 3) => {}
+                        }
                     }
-                }
+                },
                 Ok(None) => {
                     tokio::select! {
                         () = self.stop.cancelled() => return,
@@ -231,15 +240,29 @@ impl Worker {
                 event = events.recv() => match event {
                     Some(event) => {
                         job.apply(event);
-                        if job.batch_full() && job.write().await == Write::LeaseLost {
-                            return Ended::Done;
+                        if job.batch_full() {
+                            match job.write().await {
+                                Write::Written => {}
+                                Write::LeaseLost => return Ended::Done,
+                                Write::Failed if job.lease_at_risk() => {
+                                    return self.hand_back(&job.job, &job.log).await;
+                                }
+                                Write::Failed => {}
+                            }
                         }
                     }
                     None => break,
                 },
                 _ = ticker.tick() => {
-                    if (job.dirty() || job.renewal_due()) && job.write().await == Write::LeaseLost {
-                        return Ended::Done;
+                    if job.dirty() || job.renewal_due() {
+                        match job.write().await {
+                            Write::Written => {}
+                            Write::LeaseLost => return Ended::Done,
+                            Write::Failed if job.lease_at_risk() => {
+                                return self.hand_back(&job.job, &job.log).await;
+                            }
+                            Write::Failed => {}
+                        }
                     }
                 }
             }
@@ -250,6 +273,9 @@ impl Worker {
             match job.write().await {
                 Write::Written => break,
                 Write::LeaseLost => return Ended::Done,
+                Write::Failed if job.lease_at_risk() => {
+                    return self.hand_back(&job.job, &job.log).await;
+                }
                 Write::Failed => {
                     tokio::select! {
                         () = self.stop.cancelled() => {
@@ -271,14 +297,53 @@ impl Worker {
         Ended::Done
     }
 
+    /// Records the job's end. While the database refuses, retries for at
+    /// most a lease (the job's work is done: recording it beats redoing it);
+    /// after that the lease has run out and the reaper hands the job on.
     async fn finish(&self, job: &SyncJob, log: &slog::Logger, finish: Finish) {
-        match self.store.finish_job(job, &self.owner, &finish).await {
-            Ok(true) => info!(log, "sync finished"; "status" => finish.status.as_str(),
-                "error" => finish.error_message.as_deref().unwrap_or("")),
-            Ok(false) => warn!(log, "lost the job's lease before finishing it"),
-            Err(e) => error!(log, "cannot record the job's end; the reaper will retry it";
-                "error" => %e),
+        let give_up_at = Instant::now() + self.config.lease;
+        loop {
+            let error = match self.store.finish_job(job, &self.owner, &finish).await {
+                Ok(true) => {
+                    info!(log, "sync finished"; "status" => finish.status.as_str(),
+                        "error" => finish.error_message.as_deref().unwrap_or(""));
+                    return;
+                }
+                Ok(false) => {
+                    warn!(log, "lost the job's lease before finishing it");
+                    return;
+                }
+                Err(e) => e,
+            };
+            if Instant::now() >= give_up_at {
+                error!(log, "cannot record the job's end; the reaper will retry it";
+                    "error" => %error);
+                return;
+            }
+            warn!(log, "cannot record the job's end yet; retrying"; "error" => %error);
+            tokio::select! {
+                () = self.stop.cancelled() => {
+                    self.release(job, log).await;
+                    return;
+                }
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
         }
+    }
+
+    /// Gives a job back whose progress the database kept refusing: the run
+    /// is abandoned and the attempt not counted, so a storage outage longer
+    /// than a few leases does not fail the job as if its worker had died.
+    /// If even that write fails, the lease runs out and the reaper retries.
+    async fn hand_back(&self, job: &SyncJob, log: &slog::Logger) -> Ended {
+        match self.store.release_job(job.id, &self.owner).await {
+            Ok(_) => warn!(
+                log,
+                "the database refused progress for most of a lease; job handed back"
+            ),
+            Err(e) => warn!(log, "cannot hand the job back; its lease will expire"; "error" => %e),
+        }
+        Ended::HandedBack
     }
 
     async fn release(&self, job: &SyncJob, log: &slog::Logger) -> Ended {
@@ -310,7 +375,11 @@ struct RunningJob<'w> {
     log: slog::Logger,
     tally: Tally,
     batch: Batch,
+    /// When the next write is due from (moved back after a failed write, so
+    /// the next tick retries).
     last_write: Instant,
+    /// When a write last succeeded: the lease runs from here.
+    last_renewed: Instant,
 }
 
 impl<'w> RunningJob<'w> {
@@ -322,7 +391,14 @@ impl<'w> RunningJob<'w> {
             tally: Tally::default(),
             batch: Batch::default(),
             last_write: Instant::now(),
+            last_renewed: Instant::now(),
         }
+    }
+
+    /// Writes have failed for two thirds of a lease: the lease may run out
+    /// before the next one succeeds.
+    fn lease_at_risk(&self) -> bool {
+        self.last_renewed.elapsed() >= self.worker.config.lease * 2 / 3
     }
 
     fn apply(&mut self, event: Event) {
@@ -364,6 +440,7 @@ impl<'w> RunningJob<'w> {
                 self.tally.written = self.batch.progress;
                 self.batch = Batch::default();
                 self.last_write = Instant::now();
+                self.last_renewed = self.last_write;
                 Write::Written
             }
             Ok(false) => {

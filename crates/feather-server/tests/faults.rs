@@ -45,30 +45,8 @@ async fn a_full_database_answers_unavailable_and_loses_no_acknowledged_trigger()
     };
     let limited = store::open_with(&db.url, &options).await?;
 
-    // Fill what is left with large sources, then with small ones, until
-    // not even a small row fits.
-    for pad_bytes in [20_000, 100] {
-        let pad = "x".repeat(pad_bytes);
-        let mut full = false;
-        for _ in 0..5_000 {
-            match limited
-                .create_source(kb, "filler", "synthetic", &json!({ "pad": pad }))
-                .await
-            {
-                Ok(_) => {}
-                Err(StoreError::Unavailable { detail, .. }) => {
-                    assert!(detail.contains("full"), "{detail}");
-                    full = true;
-                    break;
-                }
-                Err(other) => panic!("a full database must be 'unavailable', not {other}"),
-            }
-        }
-        assert!(
-            full,
-            "the size limit never refused a {pad_bytes}-byte write"
-        );
-    }
+    // Fill what is left until not even a small row fits.
+    fill(limited.as_ref(), kb).await?;
 
     // While full: every trigger is acknowledged or refused as unavailable.
     let mut acknowledged: Vec<Uuid> = Vec::new();
@@ -83,11 +61,7 @@ async fn a_full_database_answers_unavailable_and_loses_no_acknowledged_trigger()
     assert!(refused > 0, "no trigger met the full database");
 
     // Space comes back (another connection, without the limit, deletes the filler).
-    let mut admin = sqlx::SqliteConnection::connect(&db.url).await?;
-    sqlx::query("DELETE FROM sources WHERE name = 'filler'")
-        .execute(&mut admin)
-        .await?;
-    drop(admin);
+    free(&db.url).await?;
 
     // Now every source that was refused can be triggered, and is kept.
     for &source in &sources {
@@ -124,5 +98,118 @@ async fn a_full_database_answers_unavailable_and_loses_no_acknowledged_trigger()
         .fetch_one(&mut check)
         .await?;
     assert_eq!(integrity, "ok");
+    Ok(())
+}
+
+/// Fills the database behind `options`' limit with filler sources in `kb`,
+/// large ones first, until not even a small row fits.
+async fn fill(store: &dyn feather_server::store::Store, kb: Uuid) -> anyhow::Result<()> {
+    for pad_bytes in [20_000, 100] {
+        let pad = "x".repeat(pad_bytes);
+        let mut full = false;
+        for _ in 0..5_000 {
+            match store
+                .create_source(kb, "filler", "synthetic", &json!({ "pad": pad }))
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::Unavailable { .. }) => {
+                    full = true;
+                    break;
+                }
+                Err(other) => anyhow::bail!("a full database must be 'unavailable', not {other}"),
+            }
+        }
+        anyhow::ensure!(
+            full,
+            "the size limit never refused a {pad_bytes}-byte write"
+        );
+    }
+    Ok(())
+}
+
+/// Frees the space the filler took, on a connection without the limit.
+async fn free(url: &str) -> anyhow::Result<()> {
+    let mut admin = sqlx::SqliteConnection::connect(url).await?;
+    sqlx::query("DELETE FROM sources WHERE name = 'filler'")
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_meets_a_full_database_finishes_once_space_is_back() -> anyhow::Result<()> {
+    let db = TestDb::sqlite()?;
+    let unlimited = store::open(&db.url).await?;
+    let org = unlimited.create_organization("acme").await?.id;
+    let kb = unlimited.create_knowledge_base(org, "kb").await?.id;
+    let config = json!({"items": 120, "item_delay_ms": 2});
+    let source = unlimited
+        .create_source(kb, "s", "synthetic", &config)
+        .await?
+        .id;
+    let TriggerOutcome::Queued(job) = unlimited.trigger_sync(org, kb, source).await? else {
+        anyhow::bail!("the trigger was refused");
+    };
+    unlimited.close().await;
+
+    // Room for the job's documents once the filler is gone.
+    let limit = (page_count(&db.url).await? as u64 + 256) * 4096;
+    let options = OpenOptions {
+        sqlite_max_bytes: Some(limit),
+    };
+    let limited = store::open_with(&db.url, &options).await?;
+    fill(limited.as_ref(), kb).await?;
+
+    // The engine starts on a full database: its documents cannot be written.
+    let (log, lines) = feather_test_support::server::capturing();
+    let server = feather_server::start(
+        limited.clone(),
+        "127.0.0.1:0".parse()?,
+        Some(feather_server::engine::EngineConfig {
+            lease: std::time::Duration::from_secs(1),
+            ..feather_test_support::server::engine()
+        }),
+        log,
+    )?;
+    // Several times max_attempts leases (3 × 1 s): a worker that cannot
+    // write must hand the job back, not let it fail as if it had died.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let stalled = limited.find_job(job.id).await?;
+    assert!(
+        stalled.as_ref().is_some_and(|j| !j.status.is_terminal()),
+        "the job cannot have ended on a full database: {stalled:?}"
+    );
+    free(&db.url).await?;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let ended = loop {
+        let current = limited.find_job(job.id).await?;
+        if let Some(current) = current.filter(|j| j.status.is_terminal()) {
+            break current;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the job did not end after the space came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let log_text = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
+    assert_eq!(
+        ended.status,
+        feather_api::JobStatus::Completed,
+        "{ended:?}\n{log_text}"
+    );
+    assert_eq!(ended.processed_count, 120);
+    assert_eq!(limited.list_documents(source).await?.len(), 120);
+    let sources = limited.list_sources(Some(kb)).await?;
+    assert!(
+        sources
+            .iter()
+            .all(|s| s.status != feather_api::SourceStatus::Syncing),
+        "no source is left syncing"
+    );
+    server.shutdown().await?;
+    limited.close().await;
     Ok(())
 }
