@@ -1,6 +1,9 @@
 //! Storage faults: a database that fills up refuses writes with "unavailable"
 //! (503) and loses nothing it acknowledged, before, during or after.
 //!
+//! On PostgreSQL, connections are cut in the middle of transactions by a
+//! TCP proxy between the store and the server.
+//!
 //! The full disk is SQLite's size limit (`max_page_count`, the server's
 //! `--sqlite-max-mib`), which behaves like a full disk to SQLite and runs
 //! anywhere without privileges.
@@ -12,7 +15,8 @@ use serde_json::json;
 use sqlx::Connection as _;
 use uuid::Uuid;
 
-use common::TestDb;
+use common::{Backend, TestDb};
+use feather_test_support::proxy::TcpProxy;
 
 /// Pages of the database now, read on a connection of its own.
 async fn page_count(url: &str) -> anyhow::Result<i64> {
@@ -211,5 +215,122 @@ async fn a_sync_that_meets_a_full_database_finishes_once_space_is_back() -> anyh
     );
     server.shutdown().await?;
     limited.close().await;
+    Ok(())
+}
+
+/// The URL of `url`'s database reached through `proxy`.
+fn through(url: &str, proxy: &TcpProxy) -> anyhow::Result<String> {
+    let mut proxied = url::Url::parse(url)?;
+    proxied
+        .set_host(Some(&proxy.addr.ip().to_string()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    proxied
+        .set_port(Some(proxy.addr.port()))
+        .map_err(|()| anyhow::anyhow!("cannot set a port on {url}"))?;
+    Ok(proxied.to_string())
+}
+
+/// The PostgreSQL server's address in `url`.
+fn server_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let parsed = url::Url::parse(url)?;
+    let host = parsed.host_str().unwrap_or("127.0.0.1");
+    let port = parsed.port().unwrap_or(5432);
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{host}:{port} does not resolve"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_connections_cut_mid_transaction_lose_no_acknowledged_trigger()
+-> anyhow::Result<()> {
+    let Some(db) = TestDb::fresh(Backend::Postgres).await? else {
+        return Ok(());
+    };
+    let direct = store::open(&db.url).await?;
+    let org = direct.create_organization("acme").await?.id;
+    let kb = direct.create_knowledge_base(org, "kb").await?.id;
+    let ids = direct.seed_history(kb, "cut", 1_000, 0).await?;
+
+    let proxy = std::sync::Arc::new(TcpProxy::start(server_addr(&db.url)?).await?);
+    let proxied = store::open(&through(&db.url, &proxy)?).await?;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = tokio::task::JoinSet::new();
+    for chunk in ids.chunks(125) {
+        let (store, chunk) = (proxied.clone(), chunk.to_vec());
+        callers.spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut refused = Vec::new();
+            for source in chunk {
+                match store.trigger_sync(org, kb, source).await {
+                    Ok(TriggerOutcome::Queued(job)) => acknowledged.push((source, job.id)),
+                    Err(StoreError::Unavailable { .. }) => refused.push(source),
+                    other => anyhow::bail!("a cut connection is 'unavailable', got {other:?}"),
+                }
+            }
+            anyhow::Ok((acknowledged, refused))
+        });
+    }
+    // Cut every connection, again and again, while the triggers run.
+    let cutter = {
+        let (done, proxy) = (done.clone(), proxy.clone());
+        async move {
+            let mut cuts = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+                proxy.cut();
+                cuts += 1;
+            }
+            cuts
+        }
+    };
+    let cutting = tokio::spawn(cutter);
+    let mut acknowledged = Vec::new();
+    let mut refused = Vec::new();
+    while let Some(result) = callers.join_next().await {
+        let (ok, no) = result??;
+        acknowledged.extend(ok);
+        refused.extend(no);
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let cuts = cutting.await?;
+    println!(
+        "{cuts} cuts: {} triggers acknowledged, {} refused",
+        acknowledged.len(),
+        refused.len()
+    );
+    assert!(cuts >= 3, "only {cuts} cuts happened during the triggers");
+    assert!(!refused.is_empty(), "no trigger met a cut connection");
+    assert!(!acknowledged.is_empty(), "no trigger got through");
+
+    // Every acknowledged job is there, and its source points at it.
+    let sources: std::collections::HashMap<Uuid, Option<Uuid>> = direct
+        .list_sources(Some(kb))
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.last_job_id))
+        .collect();
+    for (source, job) in &acknowledged {
+        assert!(direct.find_job(*job).await?.is_some(), "job {job} was lost");
+        assert_eq!(sources.get(source), Some(&Some(*job)), "source {source}");
+    }
+    // The refused ones can be triggered now (or were committed after all,
+    // and answer that a sync is running). The first use of a pooled
+    // connection that was cut while idle fails once (503): retry as a
+    // client would.
+    for source in refused {
+        let mut answer = proxied.trigger_sync(org, kb, source).await;
+        for _ in 0..8 {
+            if !matches!(answer, Err(StoreError::Unavailable { .. })) {
+                break;
+            }
+            answer = proxied.trigger_sync(org, kb, source).await;
+        }
+        match answer? {
+            TriggerOutcome::Queued(_) | TriggerOutcome::AlreadySyncing(Some(_)) => {}
+            other => panic!("source {source} after the cuts: {other:?}"),
+        }
+    }
+    proxied.close().await;
+    direct.close().await;
     Ok(())
 }

@@ -12,10 +12,12 @@
 //!   demo seeded, and clients for it.
 //! - [`poll`]: reading a source's sync status through the generated client
 //!   until a condition holds.
+//! - [`proxy`]: a TCP proxy whose connections a test cuts on demand.
 
 pub mod db;
 pub mod poll;
 pub mod process;
+pub mod proxy;
 pub mod server;
 pub mod skip;
 
