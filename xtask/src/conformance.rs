@@ -24,7 +24,8 @@ use uuid::Uuid;
 
 use crate::spec::{UPSTREAM_SPEC, root};
 
-fn build_server() -> Result<()> {
+/// Builds the `feather-server` binary (debug) that [`server_binary`] finds.
+pub fn build_server() -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--quiet", "--package", "feather-server"])

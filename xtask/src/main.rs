@@ -10,6 +10,7 @@ mod conformance;
 mod spec;
 #[cfg(test)]
 mod tidy;
+mod torture;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,6 +88,23 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Kill servers with SIGKILL at random moments under load and check that
+    /// no acknowledged trigger is lost and no job or source is left stuck.
+    Torture {
+        /// How long to run.
+        #[arg(long, default_value_t = 1.0)]
+        minutes: f64,
+        /// The database (default: a fresh SQLite file); a PostgreSQL one
+        /// should be empty.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Server processes at once (default: 1 on SQLite, 2 on PostgreSQL).
+        #[arg(long)]
+        replicas: Option<usize>,
+        /// Seed of the random choices (printed at start), to repeat a run.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Rewrite every derived, checked-in artifact.
     Regen {
         /// Also refresh openapi.json from this full upstream document.
@@ -139,6 +157,23 @@ fn main() -> ExitCode {
             }
         }
         Command::Bench { args } => bench::run(&args),
+        Command::Torture {
+            minutes,
+            database_url,
+            replicas,
+            seed,
+        } => {
+            let settings = torture::Settings {
+                minutes,
+                database_url,
+                replicas,
+                seed,
+            };
+            match torture::run(settings) {
+                Ok(code) => return code,
+                Err(e) => Err(e),
+            }
+        }
         Command::Regen { upstream, check } => match spec::regen(upstream.as_deref(), check) {
             Ok(code) => return code,
             Err(e) => Err(e),
