@@ -240,29 +240,17 @@ impl Worker {
                 event = events.recv() => match event {
                     Some(event) => {
                         job.apply(event);
-                        if job.batch_full() {
-                            match job.write().await {
-                                Write::Written => {}
-                                Write::LeaseLost => return Ended::Done,
-                                Write::Failed if job.lease_at_risk() => {
-                                    return self.hand_back(&job.job, &job.log).await;
-                                }
-                                Write::Failed => {}
-                            }
+                        if job.batch_full() && let Some(ended) = self.progress(&mut job).await {
+                            return ended;
                         }
                     }
                     None => break,
                 },
                 _ = ticker.tick() => {
-                    if job.dirty() || job.renewal_due() {
-                        match job.write().await {
-                            Write::Written => {}
-                            Write::LeaseLost => return Ended::Done,
-                            Write::Failed if job.lease_at_risk() => {
-                                return self.hand_back(&job.job, &job.log).await;
-                            }
-                            Write::Failed => {}
-                        }
+                    if (job.dirty() || job.renewal_due())
+                        && let Some(ended) = self.progress(&mut job).await
+                    {
+                        return ended;
                     }
                 }
             }
@@ -270,20 +258,18 @@ impl Worker {
         // The last batch must be written before the job may end: finishing
         // without it would report items as synced that were never stored.
         loop {
-            match job.write().await {
-                Write::Written => break,
-                Write::LeaseLost => return Ended::Done,
-                Write::Failed if job.lease_at_risk() => {
-                    return self.hand_back(&job.job, &job.log).await;
+            let written = job.write().await;
+            if written == Write::Written {
+                break;
+            }
+            if let Some(ended) = self.after_write(&job, written).await {
+                return ended;
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => {
+                    return self.release(&job.job, &job.log).await;
                 }
-                Write::Failed => {
-                    tokio::select! {
-                        () = self.stop.cancelled() => {
-                            return self.release(&job.job, &job.log).await;
-                        }
-                        () = tokio::time::sleep(self.config.poll_interval) => {}
-                    }
-                }
+                () = tokio::time::sleep(self.config.poll_interval) => {}
             }
         }
         let outcome = match running.await {
@@ -328,6 +314,24 @@ impl Worker {
                 }
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
+        }
+    }
+
+    /// Writes the job's progress; `Some` when the run must stop.
+    async fn progress(&self, job: &mut RunningJob<'_>) -> Option<Ended> {
+        let written = job.write().await;
+        self.after_write(job, written).await
+    }
+
+    /// What a write means for the run: `Some` when it must stop (the lease
+    /// is lost, or the database has refused for most of a lease and the job
+    /// was handed back).
+    async fn after_write(&self, job: &RunningJob<'_>, written: Write) -> Option<Ended> {
+        match written {
+            Write::Written => None,
+            Write::LeaseLost => Some(Ended::Done),
+            Write::Failed if job.lease_at_risk() => Some(self.hand_back(&job.job, &job.log).await),
+            Write::Failed => None,
         }
     }
 
