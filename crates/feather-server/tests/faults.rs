@@ -334,3 +334,121 @@ async fn postgres_connections_cut_mid_transaction_lose_no_acknowledged_trigger()
     direct.close().await;
     Ok(())
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// Mounts `bytes` of tmpfs, or `None` when this is not root (skipped;
+    /// a failure under CI, which runs as root).
+    fn mount(bytes: u64) -> anyhow::Result<Option<Tmpfs>> {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+        if !root {
+            feather_test_support::skip(
+                "a_real_full_disk_loses_no_acknowledged_trigger",
+                "mounting a tmpfs needs root",
+            )?;
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()?;
+        anyhow::ensure!(mounted.success(), "mount -t tmpfs failed");
+        Ok(Some(Tmpfs(dir)))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_real_full_disk_loses_no_acknowledged_trigger() -> anyhow::Result<()> {
+    let Some(disk) = Tmpfs::mount(4 << 20)? else {
+        return Ok(());
+    };
+    let url = format!("sqlite:{}", disk.0.path().join("feather.db").display());
+    let demo = common::admin(&url, &["seed-demo"])?;
+    let key = demo["api_key"].as_str().unwrap_or_default().to_owned();
+    let kb: Uuid = demo["kb_id"].as_str().unwrap_or_default().parse()?;
+    let mut sources = Vec::new();
+    for i in 0..12 {
+        let created = common::admin(
+            &url,
+            &[
+                "create-source",
+                "--kb",
+                &kb.to_string(),
+                "--name",
+                &format!("d{i}"),
+            ]
+            .into_iter()
+            .chain(["--provider", "synthetic", "--config", r#"{"items": 5}"#])
+            .collect::<Vec<_>>(),
+        )?;
+        sources.push(created["id"].as_str().unwrap_or_default().parse::<Uuid>()?);
+    }
+    let mut server = common::spawn(&url, &["--workers", "2"])?;
+    let client = feather_client::Client::with_api_key(&server.base_url, &key)?;
+    let (first, second) = sources.split_at(6);
+
+    // Fill the disk, trigger, free it, trigger the rest.
+    let filler = disk.0.path().join("filler");
+    let mut file = std::fs::File::create(&filler)?;
+    let block = vec![0_u8; 64 << 10];
+    while std::io::Write::write_all(&mut file, &block).is_ok() {}
+    drop(file);
+    let mut acknowledged = Vec::new();
+    for &source in first {
+        match client
+            .trigger_sync()
+            .kb_id(kb)
+            .source_id(source)
+            .send()
+            .await
+        {
+            Ok(answer) => acknowledged.push((source, answer.into_inner().job_id)),
+            Err(e) => assert_eq!(e.status().map(|s| s.as_u16()), Some(503), "{e}"),
+        }
+    }
+    std::fs::remove_file(&filler)?;
+    for &source in second {
+        let job = feather_test_support::poll::trigger(&client, kb, source).await?;
+        acknowledged.push((source, job));
+    }
+    for &(source, job) in &acknowledged {
+        let end = feather_test_support::poll::wait_for(
+            &client,
+            kb,
+            source,
+            std::time::Duration::from_secs(20),
+            |s| s.last_sync_job_id == Some(job) && feather_test_support::poll::terminal(s),
+        )
+        .await?;
+        assert_eq!(end.source_status, "active", "{end:?}");
+    }
+    server.signal("TERM")?;
+    assert!(server.wait_exit(std::time::Duration::from_secs(10))?);
+    for (source, job) in acknowledged {
+        let jobs = common::admin(&url, &["list", "jobs", "--source", &source.to_string()])?;
+        let ids: Vec<&str> = jobs
+            .as_array()
+            .map(|list| list.iter().filter_map(|j| j["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            ids.contains(&job.to_string().as_str()),
+            "job {job} was lost"
+        );
+    }
+    drop(disk);
+    Ok(())
+}
