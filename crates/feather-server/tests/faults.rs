@@ -452,3 +452,82 @@ async fn a_real_full_disk_loses_no_acknowledged_trigger() -> anyhow::Result<()> 
     drop(disk);
     Ok(())
 }
+
+/// Installs, on a PostgreSQL test database, switchable failures: an error
+/// in the job INSERT (a statement in the middle of the trigger's
+/// transaction) and an error at COMMIT (a deferred constraint trigger), both
+/// with SQLSTATE 58030 (io_error), as a failing disk would raise them.
+async fn install_failures(url: &str) -> anyhow::Result<sqlx::PgConnection> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    for statement in [
+        "CREATE TABLE fault (at TEXT PRIMARY KEY)",
+        "CREATE FUNCTION fault_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF EXISTS (SELECT 1 FROM fault WHERE at = 'insert') THEN \
+             RAISE EXCEPTION 'injected insert failure' USING ERRCODE = '58030'; END IF; \
+           RETURN NEW; END $$",
+        "CREATE TRIGGER fault_insert BEFORE INSERT ON sync_jobs \
+           FOR EACH ROW EXECUTE FUNCTION fault_insert()",
+        "CREATE FUNCTION fault_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF EXISTS (SELECT 1 FROM fault WHERE at = 'commit') THEN \
+             RAISE EXCEPTION 'injected commit failure' USING ERRCODE = '58030'; END IF; \
+           RETURN NEW; END $$",
+        "CREATE CONSTRAINT TRIGGER fault_commit AFTER INSERT ON sync_jobs \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fault_commit()",
+    ] {
+        sqlx::query(statement).execute(&mut conn).await?;
+    }
+    Ok(conn)
+}
+
+#[tokio::test]
+async fn postgres_statement_and_commit_failures_answer_unavailable_and_leave_nothing_half_done()
+-> anyhow::Result<()> {
+    let Some(db) = TestDb::fresh(Backend::Postgres).await? else {
+        return Ok(());
+    };
+    let store = store::open(&db.url).await?;
+    let org = store.create_organization("acme").await?.id;
+    let kb = store.create_knowledge_base(org, "kb").await?.id;
+    let ids = store.seed_history(kb, "fault", 3, 0).await?;
+    let mut faults = install_failures(&db.url).await?;
+
+    for (at, source) in [("insert", ids[0]), ("commit", ids[1])] {
+        sqlx::query("INSERT INTO fault VALUES ($1)")
+            .bind(at)
+            .execute(&mut faults)
+            .await?;
+        // Every pooled connection meets the failure once, and is not
+        // reused half-open afterwards.
+        for _ in 0..12 {
+            match store.trigger_sync(org, kb, source).await {
+                Err(StoreError::Unavailable { detail, .. }) => {
+                    assert!(
+                        detail.contains(&format!("injected {at} failure")),
+                        "{detail}"
+                    );
+                }
+                other => panic!("a failing {at} must answer unavailable, got {other:?}"),
+            }
+        }
+        let state = store.sync_state(org, kb, source).await?;
+        let state = state.ok_or_else(|| anyhow::anyhow!("source {source} vanished"))?;
+        assert_eq!(
+            state.source_status,
+            feather_api::SourceStatus::Active,
+            "{at}"
+        );
+        assert!(
+            state.last_job.is_none(),
+            "the flip was rolled back with the {at}"
+        );
+        sqlx::query("DELETE FROM fault")
+            .execute(&mut faults)
+            .await?;
+        let TriggerOutcome::Queued(job) = store.trigger_sync(org, kb, source).await? else {
+            panic!("with the {at} failure gone, the trigger must succeed");
+        };
+        assert!(store.find_job(job.id).await?.is_some());
+    }
+    store.close().await;
+    Ok(())
+}
