@@ -67,3 +67,8 @@ pub trait FeatherApi {
         path: dropshot::Path<SourcePath>,
     ) -> Result<HttpResponseOk<SyncStatusResponse>, ApiError>;
 }
+
+/// The emitted document as checked in (`cargo xtask regen` writes it from
+/// [`openapi_document`]; a test fails when it is stale): what the server
+/// serves at `GET /openapi.json`, byte for byte.
+pub const EMITTED_DOCUMENT: &str = include_str!("../feather-server.openapi.json");

@@ -1,8 +1,8 @@
 //! Starting, logging and stopping the HTTP server.
 //!
 //! The API description comes from `feather-api`'s trait, implemented by
-//! [`FeatherServerImpl`]; `/healthz` is added here, unpublished (it is an
-//! operator endpoint, not part of the Feather API).
+//! [`FeatherServerImpl`]; `/healthz`, `/readyz` and `/openapi.json` are added
+//! here, unpublished (operator endpoints, not part of the Feather API).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,22 +107,52 @@ pub fn raise_open_files_limit(log: &slog::Logger) {
     }
 }
 
-/// Body of `/healthz`.
+/// Body of `/healthz` and `/readyz`.
 #[derive(Serialize, JsonSchema)]
 struct Health {
-    /// `ok` when the database answered.
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
     status: &'static str,
 }
 
-/// Liveness and readiness: answers 200 only when the database answers.
+/// Liveness: the process serves requests. No database call, so an
+/// orchestrator does not restart replicas during a database outage (that is
+/// what `/readyz` is for).
 #[endpoint {
     method = GET,
     path = "/healthz",
     unpublished = true,
 }]
-async fn healthz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
-    rqctx.context().store.ping().await.map_err(store_error)?;
+async fn healthz(_rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
     Ok(HttpResponseOk(Health { status: "ok" }))
+}
+
+/// Readiness: 200 when the database answers and holds every migration this
+/// server carries; 503 otherwise (take the replica out of rotation).
+#[endpoint {
+    method = GET,
+    path = "/readyz",
+    unpublished = true,
+}]
+async fn readyz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
+    rqctx.context().store.ready().await.map_err(store_error)?;
+    Ok(HttpResponseOk(Health { status: "ready" }))
+}
+
+/// The server's OpenAPI document, as FastAPI services serve theirs: the
+/// bytes of `crates/feather-api/feather-server.openapi.json`. No key.
+#[endpoint {
+    method = GET,
+    path = "/openapi.json",
+    unpublished = true,
+}]
+async fn openapi_json(
+    _rqctx: RequestContext<ServerState>,
+) -> Result<http::Response<dropshot::Body>, ApiError> {
+    http::Response::builder()
+        .status(http::StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)
+        .body(dropshot::Body::from(feather_api::EMITTED_DOCUMENT))
+        .map_err(|e| ApiError::internal(format!("cannot build the document response: {e}")))
 }
 
 /// A running server (and its sync engine, if started with one).
@@ -160,8 +190,13 @@ pub fn start(
     let wake = Arc::new(Notify::new());
     let mut api = feather_api::feather_api_mod::api_description::<FeatherServerImpl>()
         .map_err(|e| ServerError::Api(e.to_string()))?;
-    api.register(healthz)
-        .map_err(|e| ServerError::Api(format!("cannot register /healthz: {e}")))?;
+    for (path, registered) in [
+        ("/healthz", api.register(healthz)),
+        ("/readyz", api.register(readyz)),
+        ("/openapi.json", api.register(openapi_json)),
+    ] {
+        registered.map_err(|e| ServerError::Api(format!("cannot register {path}: {e}")))?;
+    }
     let config = ConfigDropshot {
         bind_address: bind,
         // Neither operation takes a body.

@@ -442,8 +442,11 @@ pub enum TriggerOutcome {
 /// Storage for the server. Every method is one consistent database action.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
-    /// Checks that the database answers (for `/healthz`).
+    /// Checks that the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// Checks that the database answers and holds every migration this
+    /// server carries (for `/readyz`); `Unavailable` otherwise.
+    async fn ready(&self) -> StoreResult<()>;
     /// Whether no organization exists yet (the demo is seeded then).
     async fn is_empty(&self) -> StoreResult<bool>;
 

@@ -39,6 +39,9 @@ const MAX_CONNECTIONS: u32 = 8;
 /// pings every connection when it is released).
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
+/// The schema migrations, embedded.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
 /// The PostgreSQL implementation of [`super::Store`].
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -69,7 +72,7 @@ impl PgStore {
             })
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         Ok(PgStore { pool })
     }
 }
@@ -134,6 +137,10 @@ fn prepare(sql: &str, params: Vec<Param>) -> PgQuery<'_> {
 impl Dialect for PgStore {
     type Row = PgRow;
     type Tx = OwnedTx<Postgres>;
+
+    fn latest_migration() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
 
     const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 

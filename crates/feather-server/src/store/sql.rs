@@ -276,6 +276,9 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// claimers from taking the same job.
     const CLAIM_LOCK: &'static str;
 
+    /// The version of the newest migration this server carries.
+    fn latest_migration() -> i64;
+
     /// The condition "`column` is one of the texts bound as `$param`"
     /// (a [`Param::Texts`]).
     fn in_text_list(column: &str, param: usize) -> String;
@@ -431,6 +434,22 @@ fn rows<R, T>(rows: Vec<R>, read: impl Fn(&R) -> StoreResult<T>) -> StoreResult<
 impl<D: Dialect> Store for D {
     async fn ping(&self) -> StoreResult<()> {
         self.fetch_all(On::Read, Query::new("SELECT 1")).await?;
+        Ok(())
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        let applied = Query::new("SELECT MAX(version) AS version FROM _sqlx_migrations");
+        let row = self.fetch_optional(On::Read, applied).await?;
+        let version = match row {
+            Some(row) => row.opt_int("version")?.unwrap_or(0),
+            None => 0,
+        };
+        let needed = D::latest_migration();
+        if version < needed {
+            return Err(StoreError::unavailable(format!(
+                "the database schema is at migration {version}; this server needs {needed}"
+            )));
+        }
         Ok(())
     }
 

@@ -40,6 +40,9 @@ use super::{SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, s
 /// with 503.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The schema migrations, embedded.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
 /// SQLite's page size here (its default, which the schema never changes).
 const PAGE_SIZE: u64 = 4096;
 
@@ -151,7 +154,7 @@ impl SqliteStore {
                 .connect_with(options.clone())
         };
         let writer = pool_of(1).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        MIGRATOR.run(&writer).await?;
         // An in-memory database exists once per connection: keep one.
         let (pool, inline) = if in_memory {
             (writer.clone(), None)
@@ -285,6 +288,10 @@ impl Dialect for SqliteStore {
 
     // One writer connection serializes claims; the outer `status = 'queued'`
     // re-check keeps the statement correct on its own.
+    fn latest_migration() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
     const CLAIM_LOCK: &'static str = "";
 
     fn in_text_list(column: &str, param: usize) -> String {
