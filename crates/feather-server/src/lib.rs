@@ -18,5 +18,6 @@ pub mod server;
 pub mod store;
 
 pub use server::{
-    LogFormat, RunningServer, ServerError, logger, raise_open_files_limit, shutdown_signal, start,
+    LogFormat, RunningServer, ServerError, TlsFiles, logger, raise_open_files_limit,
+    shutdown_signal, start, start_with_tls,
 };

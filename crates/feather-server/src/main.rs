@@ -11,7 +11,9 @@ use dropshot::ConfigLoggingLevel;
 use feather_server::admin::{self, AdminCommand};
 use feather_server::demo::{curl_lines, seed_demo};
 use feather_server::engine::EngineConfig;
-use feather_server::{LogFormat, logger, raise_open_files_limit, shutdown_signal, start, store};
+use feather_server::{
+    LogFormat, TlsFiles, logger, raise_open_files_limit, shutdown_signal, start_with_tls, store,
+};
 
 /// Serves the Feather knowledge-base sync API (trigger a connector sync, read
 /// its status) with API-key auth, tenants and embedded storage.
@@ -63,6 +65,13 @@ struct ServeArgs {
     /// refused with 503 (as on a full disk) and nothing acknowledged is lost.
     #[arg(long, env = "FEATHER_SQLITE_MAX_MIB", value_parser = clap::value_parser!(u64).range(1..))]
     sqlite_max_mib: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM, end-entity first);
+    /// needs --tls-key.
+    #[arg(long, env = "FEATHER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM, PKCS #8); needs --tls-cert.
+    #[arg(long, env = "FEATHER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// Do not seed demo data into an empty database.
     #[arg(long)]
     no_demo: bool,
@@ -162,8 +171,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         ..EngineConfig::default()
     });
-    let server = start(store.clone(), args.bind, engine, log)?;
-    let base_url = format!("http://{}", server.local_addr());
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let server = start_with_tls(store.clone(), args.bind, engine, log, tls)?;
+    let base_url = server.base_url();
     println!("feather-server listening on {base_url} (database {url})");
     match demo {
         Some(demo) => print!("{}", curl_lines(&demo, &base_url)),

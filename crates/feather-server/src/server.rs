@@ -167,6 +167,16 @@ impl RunningServer {
         self.server.local_addr()
     }
 
+    /// `http://ADDR`, or `https://ADDR` when serving TLS.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.server.using_tls() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.server.local_addr())
+    }
+
     /// Stops accepting connections, waits for in-flight requests, then
     /// stops the sync engine (running jobs go back to the queue).
     pub async fn shutdown(self) -> Result<(), ServerError> {
@@ -178,6 +188,15 @@ impl RunningServer {
     }
 }
 
+/// A certificate chain and its private key, PEM files, for serving HTTPS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, end-entity certificate first.
+    pub cert: std::path::PathBuf,
+    /// The PKCS #8 private key.
+    pub key: std::path::PathBuf,
+}
+
 /// Starts serving the Feather API over `store` on `bind`, with a sync
 /// engine unless `engine` is `None` (then jobs stay queued for another
 /// server's workers).
@@ -186,6 +205,17 @@ pub fn start(
     bind: SocketAddr,
     engine: Option<EngineConfig>,
     log: slog::Logger,
+) -> Result<RunningServer, ServerError> {
+    start_with_tls(store, bind, engine, log, None)
+}
+
+/// [`start`], serving HTTPS with `tls` when given.
+pub fn start_with_tls(
+    store: Arc<dyn Store>,
+    bind: SocketAddr,
+    engine: Option<EngineConfig>,
+    log: slog::Logger,
+    tls: Option<TlsFiles>,
 ) -> Result<RunningServer, ServerError> {
     let wake = Arc::new(Notify::new());
     let mut api = feather_api::feather_api_mod::api_description::<FeatherServerImpl>()
@@ -212,6 +242,10 @@ pub fn start(
         log.clone(),
     )
     .config(config)
+    .tls(tls.map(|files| dropshot::ConfigTls::AsFile {
+        cert_file: files.cert,
+        key_file: files.key,
+    }))
     .start()
     .map_err(|source| ServerError::Listen { bind, source })?;
     let engine = engine.map(|config| {

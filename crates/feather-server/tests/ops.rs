@@ -108,3 +108,70 @@ async fn an_unreachable_database_is_not_ready_but_the_process_is_alive() -> anyh
     );
     Ok(server.shutdown().await?)
 }
+
+#[tokio::test]
+async fn with_a_certificate_the_server_speaks_https_to_a_client_that_trusts_it()
+-> anyhow::Result<()> {
+    let db = TestDb::sqlite()?;
+    let demo = common::admin(&db.url, &["seed-demo"])?;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])?;
+    let cert_pem = certified.cert.pem();
+    let (cert, key) = (db.dir().join("cert.pem"), db.dir().join("key.pem"));
+    std::fs::write(&cert, &cert_pem)?;
+    std::fs::write(&key, certified.signing_key.serialize_pem())?;
+
+    let cert_arg = cert.display().to_string();
+    let key_arg = key.display().to_string();
+    let server = common::spawn(
+        &db.url,
+        &[
+            "--workers",
+            "0",
+            "--tls-cert",
+            &cert_arg,
+            "--tls-key",
+            &key_arg,
+        ],
+    )?;
+    assert!(
+        server.base_url.starts_with("https://"),
+        "{}",
+        server.base_url
+    );
+
+    // The generated client over a reqwest client that trusts the certificate.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-api-key",
+        reqwest::header::HeaderValue::from_str(demo["api_key"].as_str().unwrap_or_default())?,
+    );
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes())?)
+        .default_headers(headers)
+        .build()?;
+    let client = feather_client::Client::new_with_client(&server.base_url, http);
+    let kb: uuid::Uuid = demo["kb_id"].as_str().unwrap_or_default().parse()?;
+    let source: uuid::Uuid = demo["sources"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+    let status = feather_test_support::poll::status(&client, kb, source).await?;
+    assert_eq!(status.source_status, "active");
+
+    // A client that does not trust it is refused, and so is plain HTTP.
+    let untrusting = reqwest::Client::new();
+    assert!(
+        untrusting
+            .get(format!("{}/healthz", server.base_url))
+            .send()
+            .await
+            .is_err()
+    );
+    let plain = format!("http://{}/healthz", server.addr);
+    let answer = untrusting.get(plain).send().await;
+    assert!(
+        answer.map_or(true, |a| !a.status().is_success()),
+        "plain HTTP must not be served"
+    );
+    Ok(())
+}

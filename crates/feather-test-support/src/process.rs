@@ -42,14 +42,14 @@ pub struct ServerProcess {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
-    /// `http://ADDR`.
+    /// `http://ADDR` (or `https://ADDR`), as the banner says.
     pub base_url: String,
 }
 
 impl ServerProcess {
     /// Runs `command` (its stdin and stdout are taken over; stderr is the
     /// caller's choice) and waits for the stdout line that names its
-    /// `http://` address. Standard output is drained afterwards, so the
+    /// `http://` (or `https://`) address. Standard output is drained afterwards, so the
     /// child never blocks on a full pipe.
     pub fn spawn(mut command: Command) -> anyhow::Result<ServerProcess> {
         command.stdin(Stdio::null()).stdout(Stdio::piped());
@@ -65,13 +65,11 @@ impl ServerProcess {
             let mut sent = false;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if !sent && let Some(rest) = line.split("http://").nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    sent = found.send(addr).is_ok();
+                let url = line
+                    .split_whitespace()
+                    .find(|word| word.starts_with("http://") || word.starts_with("https://"));
+                if !sent && let Some(url) = url {
+                    sent = found.send(url.to_owned()).is_ok();
                 }
             }
         });
@@ -80,8 +78,8 @@ impl ServerProcess {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             base_url: String::new(),
         };
-        let addr = match address.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => addr,
+        let url = match address.recv_timeout(START_TIMEOUT) {
+            Ok(url) => url,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 bail!("the server exited before saying where it listens")
             }
@@ -89,10 +87,11 @@ impl ServerProcess {
                 bail!("the server did not start within {START_TIMEOUT:?}")
             }
         };
+        let addr = url.split_once("://").map_or("", |(_, addr)| addr);
         process.addr = addr
             .parse()
-            .with_context(|| format!("bad address {addr:?} in the server's banner"))?;
-        process.base_url = format!("http://{}", process.addr);
+            .with_context(|| format!("bad address {url:?} in the server's banner"))?;
+        process.base_url = url;
         Ok(process)
     }
 
