@@ -43,14 +43,8 @@ async fn a_full_database_answers_unavailable_and_loses_no_acknowledged_trigger()
     }
     unlimited.close().await;
 
-    let limit = (page_count(&db.url).await? as u64 + 4) * 4096;
-    let options = OpenOptions {
-        sqlite_max_bytes: Some(limit),
-    };
-    let limited = store::open_with(&db.url, &options).await?;
-
-    // Fill what is left until not even a small row fits.
-    fill(limited.as_ref(), kb).await?;
+    // Four pages to spare, filled until not even a small row fits.
+    let limited = open_full(&db.url, kb, 4).await?;
 
     // While full: every trigger is acknowledged or refused as unavailable.
     let mut acknowledged: Vec<Uuid> = Vec::new();
@@ -105,7 +99,7 @@ async fn a_full_database_answers_unavailable_and_loses_no_acknowledged_trigger()
     Ok(())
 }
 
-/// Fills the database behind `options`' limit with filler sources in `kb`,
+/// Fills a size-limited database with filler sources in `kb`,
 /// large ones first, until not even a small row fits.
 async fn fill(store: &dyn feather_server::store::Store, kb: Uuid) -> anyhow::Result<()> {
     for pad_bytes in [20_000, 100] {
@@ -130,6 +124,22 @@ async fn fill(store: &dyn feather_server::store::Store, kb: Uuid) -> anyhow::Res
         );
     }
     Ok(())
+}
+
+/// Opens the database at `url` limited to its size now plus `spare_pages`,
+/// and fills the spare pages with filler sources in `kb`.
+async fn open_full(
+    url: &str,
+    kb: Uuid,
+    spare_pages: u64,
+) -> anyhow::Result<std::sync::Arc<dyn feather_server::store::Store>> {
+    let limit = (page_count(url).await? as u64 + spare_pages) * 4096;
+    let options = OpenOptions {
+        sqlite_max_bytes: Some(limit),
+    };
+    let limited = store::open_with(url, &options).await?;
+    fill(limited.as_ref(), kb).await?;
+    Ok(limited)
 }
 
 /// Frees the space the filler took, on a connection without the limit.
@@ -158,12 +168,7 @@ async fn a_sync_that_meets_a_full_database_finishes_once_space_is_back() -> anyh
     unlimited.close().await;
 
     // Room for the job's documents once the filler is gone.
-    let limit = (page_count(&db.url).await? as u64 + 256) * 4096;
-    let options = OpenOptions {
-        sqlite_max_bytes: Some(limit),
-    };
-    let limited = store::open_with(&db.url, &options).await?;
-    fill(limited.as_ref(), kb).await?;
+    let limited = open_full(&db.url, kb, 256).await?;
 
     // The engine starts on a full database: its documents cannot be written.
     let (log, lines) = feather_test_support::server::capturing();
