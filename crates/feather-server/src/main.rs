@@ -132,6 +132,18 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `url` with its password, if any, replaced by `***`, for printing.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Only fails for URLs that cannot have a password at all.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The error and its causes on one line, leaving out a cause whose text an
 /// earlier message already quotes (store errors say what their driver said).
 fn report(error: &anyhow::Error) -> String {
@@ -177,7 +189,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let server = start_with_tls(store.clone(), args.bind, engine, log, tls)?;
     let base_url = server.base_url();
-    println!("feather-server listening on {base_url} (database {url})");
+    println!(
+        "feather-server listening on {base_url} (database {})",
+        redacted(url)
+    );
     match demo {
         Some(demo) => print!("{}", curl_lines(&demo, &base_url)),
         None if args.no_demo => {}
@@ -216,4 +231,23 @@ fn print_openapi() -> anyhow::Result<()> {
     let document = feather_api::openapi_document().map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&document)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn banners_never_show_a_database_password() {
+        assert_eq!(
+            redacted("postgres://feather:s3cret@db.internal:5432/feather"),
+            "postgres://feather:***@db.internal:5432/feather"
+        );
+        assert_eq!(
+            redacted("postgres://feather@db/feather"),
+            "postgres://feather@db/feather"
+        );
+        assert_eq!(redacted("sqlite:feather.db"), "sqlite:feather.db");
+        assert_eq!(redacted("/var/lib/feather.db"), "/var/lib/feather.db");
+    }
 }
