@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::scenarios::{BackendResults, CeilingResults, EngineResults, Point};
+use crate::scenarios::{BackendResults, CeilingResults, EngineResults, MetricsCost, Point};
 
 /// Targets the issue sets; reported against, never asserted.
 pub mod targets {
@@ -14,6 +14,8 @@ pub mod targets {
     pub const P99_US: u64 = 5_000;
     /// Large-history over small-history status latency.
     pub const HISTORY_RATIO: f64 = 1.3;
+    /// Throughput GET status may lose to metrics, in percent.
+    pub const METRICS_COST_PERCENT: f64 = 5.0;
 }
 
 /// The machine a run was made on.
@@ -152,6 +154,7 @@ impl Results {
         self.summary(&mut md);
         self.status_table(&mut md);
         self.scale_table(&mut md);
+        self.metrics_table(&mut md);
         self.trigger_table(&mut md);
         self.engine_table(&mut md);
         self.memory_table(&mut md);
@@ -223,6 +226,59 @@ impl Results {
                     meets(r <= targets::HISTORY_RATIO)
                 );
             }
+            let cost = backend.metrics_cost.cost_percent();
+            let _ = writeln!(
+                md,
+                "| Metrics cost GET status @64 on {} < {:.0}% (median req/s) | {:.1}% | {} |",
+                backend.backend,
+                targets::METRICS_COST_PERCENT,
+                cost,
+                meets(cost < targets::METRICS_COST_PERCENT)
+            );
+        }
+        md.push('\n');
+    }
+
+    fn metrics_table(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "## Cost of metrics
+"
+        );
+        let _ = writeln!(
+            md,
+            "GET status at 64 connections on the small database, served alternately by a server \
+             with metrics (the default) and one with `--no-metrics`, {} rounds each in the order \
+             run; the cost compares the medians. A negative cost is noise.\n",
+            self.backends
+                .first()
+                .map_or(0, |b| b.metrics_cost.with_metrics.len())
+        );
+        let _ = writeln!(
+            md,
+            "| Backend | With metrics, req/s | Without, req/s | Median with | Median without | Cost | CPU/resp with → without |\n|---|---|---|---:|---:|---:|---:|"
+        );
+        let rates = |points: &[Point]| {
+            points
+                .iter()
+                .map(|p| format!("{:.0}", p.load.requests_per_second))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        for backend in &self.backends {
+            let cost = &backend.metrics_cost;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1}% | {:.0} µs → {:.0} µs |",
+                backend.backend,
+                rates(&cost.with_metrics),
+                rates(&cost.without_metrics),
+                MetricsCost::median_rps(&cost.with_metrics),
+                MetricsCost::median_rps(&cost.without_metrics),
+                cost.cost_percent(),
+                MetricsCost::median_cpu_us(&cost.with_metrics),
+                MetricsCost::median_cpu_us(&cost.without_metrics),
+            );
         }
         md.push('\n');
     }

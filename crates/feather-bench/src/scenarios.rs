@@ -169,6 +169,87 @@ pub struct BackendResults {
     pub contention: BurstReport,
     /// Server memory after start-up, before any load.
     pub idle_memory: Memory,
+    /// GET status with and without metrics.
+    pub metrics_cost: MetricsCost,
+}
+
+/// GET status at 64 connections served with metrics (the default) and with
+/// `--no-metrics`, alternating servers on one database so that machine
+/// noise falls on both alike.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricsCost {
+    /// Rounds with metrics, in run order.
+    pub with_metrics: Vec<Point>,
+    /// Rounds without, in run order.
+    pub without_metrics: Vec<Point>,
+}
+
+/// Rounds per side of [`MetricsCost`].
+const METRICS_COST_ROUNDS: usize = 3;
+
+impl MetricsCost {
+    /// Median requests per second of `points`.
+    pub fn median_rps(points: &[Point]) -> f64 {
+        let mut rates: Vec<f64> = points.iter().map(|p| p.load.requests_per_second).collect();
+        rates.sort_by(f64::total_cmp);
+        rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+
+    /// Median server CPU per response of `points`, in µs.
+    pub fn median_cpu_us(points: &[Point]) -> f64 {
+        let mut cpu: Vec<f64> = points
+            .iter()
+            .filter_map(|p| p.server_cpu_us_per_request)
+            .collect();
+        cpu.sort_by(f64::total_cmp);
+        cpu.get(cpu.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+
+    /// Throughput lost to metrics, in percent of the rate without them.
+    pub fn cost_percent(&self) -> f64 {
+        let without = Self::median_rps(&self.without_metrics);
+        (without - Self::median_rps(&self.with_metrics)) / without * 100.0
+    }
+}
+
+/// Measures [`MetricsCost`] for GET `path` on the database at `url`.
+async fn metrics_cost(
+    settings: &Settings,
+    backend: &str,
+    url: &str,
+    path: &str,
+    api_key: &str,
+) -> anyhow::Result<MetricsCost> {
+    eprintln!("  GET status @64, with and without metrics ({METRICS_COST_ROUNDS} rounds each)");
+    let mut cost = MetricsCost {
+        with_metrics: Vec::new(),
+        without_metrics: Vec::new(),
+    };
+    for round in 0..METRICS_COST_ROUNDS * 2 {
+        let with = round % 2 == 0;
+        let mut command = server_command(settings, url, 0);
+        if !with {
+            command.arg("--no-metrics");
+        }
+        let label = if with { "with" } else { "without" };
+        let server = spawn_server(
+            command,
+            &settings
+                .work_dir
+                .join(format!("{backend}-metrics-{label}-{round}.log")),
+        )
+        .await?;
+        eprint!("    {label:>7} metrics:");
+        let source = loadgen::cycle(vec![path.to_owned()], api_key, Method::GET);
+        let measured = point(server.addr, Some(server.pid()), settings.spec(64), source).await?;
+        drop(server);
+        if with {
+            cost.with_metrics.push(measured);
+        } else {
+            cost.without_metrics.push(measured);
+        }
+    }
+    Ok(cost)
 }
 
 fn status_path(kb: Uuid, source: Uuid) -> String {
@@ -271,6 +352,8 @@ pub async fn api(
             .push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
     }
 
+    let metrics_cost = metrics_cost(settings, backend, url, &path, &t.api_key).await?;
+
     let more = settings.scale_sources.saturating_sub(1);
     let jobs = settings.scale_jobs_per_source;
     eprintln!("{backend}: bulk-loading {more} more sources with {jobs} jobs each");
@@ -333,6 +416,7 @@ pub async fn api(
             triggers: trigger_points,
             contention,
             idle_memory,
+            metrics_cost,
         },
         body,
     ))

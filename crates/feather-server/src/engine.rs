@@ -30,6 +30,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
 use crate::store::{Batch, ClaimedJob, DocumentWrite, Finish, Progress, Store, SyncJob};
 
 /// Engine settings.
@@ -80,6 +81,7 @@ impl Engine {
         store: Arc<dyn Store>,
         config: EngineConfig,
         wake: Arc<Notify>,
+        metrics: Metrics,
         log: slog::Logger,
     ) -> Engine {
         let stop = CancellationToken::new();
@@ -89,6 +91,7 @@ impl Engine {
             store.clone(),
             config.clone(),
             stop.clone(),
+            metrics.clone(),
             log.new(slog::o!("component" => "reaper")),
         ));
         for index in 0..config.workers {
@@ -98,6 +101,7 @@ impl Engine {
                 config: config.clone(),
                 stop: stop.clone(),
                 wake: wake.clone(),
+                metrics: metrics.clone(),
                 log: log.new(slog::o!("worker" => index)),
             };
             tasks.spawn(worker.run());
@@ -131,12 +135,14 @@ async fn reaper(
     store: Arc<dyn Store>,
     config: Arc<EngineConfig>,
     stop: CancellationToken,
+    metrics: Metrics,
     log: slog::Logger,
 ) {
     let every = (config.lease / 2).max(Duration::from_millis(100));
     loop {
         match store.reap(Utc::now(), config.max_attempts).await {
             Ok(report) => {
+                metrics.leases_reaped(report.retried.len(), report.failed.len());
                 if !report.retried.is_empty()
                     || !report.failed.is_empty()
                     || report.repaired_sources > 0
@@ -162,6 +168,7 @@ struct Worker {
     config: Arc<EngineConfig>,
     stop: CancellationToken,
     wake: Arc<Notify>,
+    metrics: Metrics,
     log: slog::Logger,
 }
 
@@ -216,12 +223,12 @@ impl Worker {
             "source_id" => claimed.job.source_id.to_string()));
         info!(log, "sync started"; "provider" => &claimed.provider,
             "attempt" => claimed.job.attempts);
+        let _running = self.metrics.job_claimed();
         let mut job = RunningJob::new(self, claimed.job, log);
         let connector = match for_source(&claimed.provider, &claimed.config) {
             Ok(connector) => connector,
             Err(e) => {
-                self.finish(&job.job, &job.log, failed(e.to_string(), false))
-                    .await;
+                self.finish(&job, failed(e.to_string(), false)).await;
                 return Ended::Done;
             }
         };
@@ -279,20 +286,23 @@ impl Worker {
             ))),
         };
         let finish = job.tally.finish(outcome);
-        self.finish(&job.job, &job.log, finish).await;
+        self.finish(&job, finish).await;
         Ended::Done
     }
 
     /// Records the job's end. While the database refuses, retries for at
     /// most a lease (the job's work is done: recording it beats redoing it);
     /// after that the lease has run out and the reaper hands the job on.
-    async fn finish(&self, job: &SyncJob, log: &slog::Logger, finish: Finish) {
+    async fn finish(&self, running: &RunningJob<'_>, finish: Finish) {
+        let (job, log) = (&running.job, &running.log);
         let give_up_at = Instant::now() + self.config.lease;
         loop {
             let error = match self.store.finish_job(job, &self.owner, &finish).await {
                 Ok(true) => {
                     info!(log, "sync finished"; "status" => finish.status.as_str(),
                         "error" => finish.error_message.as_deref().unwrap_or(""));
+                    self.metrics
+                        .job_finished(finish.status, running.claimed_at.elapsed());
                     return;
                 }
                 Ok(false) => {
@@ -384,6 +394,8 @@ struct RunningJob<'w> {
     last_write: Instant,
     /// When a write last succeeded: the lease runs from here.
     last_renewed: Instant,
+    /// When this worker claimed the job.
+    claimed_at: Instant,
 }
 
 impl<'w> RunningJob<'w> {
@@ -396,6 +408,7 @@ impl<'w> RunningJob<'w> {
             batch: Batch::default(),
             last_write: Instant::now(),
             last_renewed: Instant::now(),
+            claimed_at: Instant::now(),
         }
     }
 
@@ -439,6 +452,9 @@ impl<'w> RunningJob<'w> {
             .await;
         match recorded {
             Ok(true) => {
+                self.worker
+                    .metrics
+                    .items_written(self.batch.documents.len(), self.batch.failed_ids.len());
                 debug!(self.log, "progress"; "processed" => self.batch.progress.processed_count,
                     "total" => self.batch.progress.total_items);
                 self.tally.written = self.batch.progress;

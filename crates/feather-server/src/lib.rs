@@ -4,6 +4,7 @@
 //! - [`auth`]: API keys (generation, hashing, verification with a short cache);
 //! - [`api`]: the `feather-api` trait implemented over the store;
 //! - [`engine`]: the sync engine (workers, leases, reaper) over `feather-connectors`;
+//! - [`metrics`]: Prometheus metrics and the `/metrics` text;
 //! - [`server`]: starting, logging and stopping the dropshot server;
 //! - [`demo`] and [`admin`]: seeding and operator commands.
 //!
@@ -14,10 +15,14 @@ pub mod api;
 pub mod auth;
 pub mod demo;
 pub mod engine;
+pub mod metrics;
 pub mod server;
 pub mod store;
 
+/// The git revision this binary was built from (`unknown` outside a checkout).
+pub const GIT_REVISION: &str = env!("FEATHER_GIT_REVISION");
+
 pub use server::{
-    LogFormat, RunningServer, ServerError, TlsFiles, logger, raise_open_files_limit,
-    shutdown_signal, start, start_with_tls,
+    LogFormat, MetricsMode, RunningServer, ServeOptions, ServerError, TlsFiles, logger,
+    raise_open_files_limit, shutdown_signal, start, start_with,
 };

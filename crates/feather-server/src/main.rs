@@ -12,7 +12,8 @@ use feather_server::admin::{self, AdminCommand};
 use feather_server::demo::{curl_lines, seed_demo};
 use feather_server::engine::EngineConfig;
 use feather_server::{
-    LogFormat, TlsFiles, logger, raise_open_files_limit, shutdown_signal, start_with_tls, store,
+    LogFormat, MetricsMode, ServeOptions, TlsFiles, logger, raise_open_files_limit,
+    shutdown_signal, start_with, store,
 };
 
 /// Serves the Feather knowledge-base sync API (trigger a connector sync, read
@@ -72,6 +73,13 @@ struct ServeArgs {
     /// The certificate's private key (PEM, PKCS #8); needs --tls-cert.
     #[arg(long, env = "FEATHER_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Serve `/metrics` (Prometheus) on this address, plain HTTP, instead of
+    /// on --bind: keeps it private where the API is exposed.
+    #[arg(long, env = "FEATHER_METRICS_BIND", conflicts_with = "no_metrics")]
+    metrics_bind: Option<SocketAddr>,
+    /// Record no metrics and serve no `/metrics`.
+    #[arg(long, env = "FEATHER_NO_METRICS")]
+    no_metrics: bool,
     /// Do not seed demo data into an empty database.
     #[arg(long)]
     no_demo: bool,
@@ -187,12 +195,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
-    let server = start_with_tls(store.clone(), args.bind, engine, log, tls)?;
+    let metrics = match (args.no_metrics, args.metrics_bind) {
+        (true, _) => MetricsMode::Off,
+        (false, Some(address)) => MetricsMode::Separate(address),
+        (false, None) => MetricsMode::Main,
+    };
+    let options = ServeOptions {
+        bind: args.bind,
+        engine,
+        tls,
+        metrics,
+    };
+    let server = start_with(store.clone(), options, log)?;
     let base_url = server.base_url();
     println!(
         "feather-server listening on {base_url} (database {})",
         redacted(url)
     );
+    if let Some(metrics_url) = server.metrics_url() {
+        println!("metrics on {metrics_url}/metrics");
+    }
     match demo {
         Some(demo) => print!("{}", curl_lines(&demo, &base_url)),
         None if args.no_demo => {}

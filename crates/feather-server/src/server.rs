@@ -1,8 +1,10 @@
 //! Starting, logging and stopping the HTTP server.
 //!
 //! The API description comes from `feather-api`'s trait, implemented by
-//! [`FeatherServerImpl`]; `/healthz`, `/readyz` and `/openapi.json` are added
-//! here, unpublished (operator endpoints, not part of the Feather API).
+//! [`FeatherServerImpl`]; `/healthz`, `/readyz`, `/openapi.json` and
+//! `/metrics` are added here, unpublished (operator endpoints, not part of
+//! the Feather API). `/metrics` can move to a listener of its own
+//! ([`MetricsMode::Separate`]) to stay private.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +19,9 @@ use serde::Serialize;
 
 use tokio::sync::Notify;
 
-use crate::api::{FeatherServerImpl, ServerState, store_error};
+use crate::api::{FeatherServerImpl, ServerState};
 use crate::engine::{Engine, EngineConfig};
+use crate::metrics::{Metrics, MetricsError};
 use crate::store::Store;
 
 /// Why the server could not start or stop cleanly.
@@ -42,6 +45,9 @@ pub enum ServerError {
     /// Closing the HTTP server failed.
     #[error("server shutdown failed: {0}")]
     Shutdown(String),
+    /// The metrics registry could not be set up.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// Format of the server's log lines (one per request, plus lifecycle events).
@@ -122,8 +128,9 @@ struct Health {
     path = "/healthz",
     unpublished = true,
 }]
-async fn healthz(_rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
-    Ok(HttpResponseOk(Health { status: "ok" }))
+async fn healthz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
+    let alive = async { Ok(HttpResponseOk(Health { status: "ok" })) };
+    rqctx.context().metrics.observe("healthz", alive).await
 }
 
 /// Readiness: 200 when the database answers and holds every migration this
@@ -134,8 +141,16 @@ async fn healthz(_rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<H
     unpublished = true,
 }]
 async fn readyz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Health>, ApiError> {
-    rqctx.context().store.ready().await.map_err(store_error)?;
-    Ok(HttpResponseOk(Health { status: "ready" }))
+    let state = rqctx.context();
+    let ready = async {
+        state
+            .store
+            .ready()
+            .await
+            .map_err(|e| state.store_error(e))?;
+        Ok(HttpResponseOk(Health { status: "ready" }))
+    };
+    state.metrics.observe("readyz", ready).await
 }
 
 /// The server's OpenAPI document, as FastAPI services serve theirs: the
@@ -146,18 +161,61 @@ async fn readyz(rqctx: RequestContext<ServerState>) -> Result<HttpResponseOk<Hea
     unpublished = true,
 }]
 async fn openapi_json(
-    _rqctx: RequestContext<ServerState>,
+    rqctx: RequestContext<ServerState>,
+) -> Result<http::Response<dropshot::Body>, ApiError> {
+    let document = async {
+        body_response(
+            dropshot::CONTENT_TYPE_JSON,
+            feather_api::EMITTED_DOCUMENT.into(),
+        )
+    };
+    rqctx
+        .context()
+        .metrics
+        .observe("openapi_json", document)
+        .await
+}
+
+/// Content type of the Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The metrics in Prometheus' text format. No key: serve it on a private
+/// listener (`--metrics-bind`) where the API is public.
+#[endpoint {
+    method = GET,
+    path = "/metrics",
+    unpublished = true,
+}]
+async fn metrics_text(
+    rqctx: RequestContext<ServerState>,
+) -> Result<http::Response<dropshot::Body>, ApiError> {
+    let state = rqctx.context();
+    let scrape = async {
+        match state.metrics.render(state.store.as_ref()).await {
+            Some(Ok(text)) => body_response(PROMETHEUS_TEXT, text.into()),
+            Some(Err(e)) => Err(ApiError::internal(e.to_string())),
+            None => Err(ApiError::not_found("Metrics are disabled on this server.")),
+        }
+    };
+    state.metrics.observe("metrics", scrape).await
+}
+
+/// A 200 response with `body` of `content_type`.
+fn body_response(
+    content_type: &str,
+    body: dropshot::Body,
 ) -> Result<http::Response<dropshot::Body>, ApiError> {
     http::Response::builder()
         .status(http::StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, dropshot::CONTENT_TYPE_JSON)
-        .body(dropshot::Body::from(feather_api::EMITTED_DOCUMENT))
-        .map_err(|e| ApiError::internal(format!("cannot build the document response: {e}")))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .map_err(|e| ApiError::internal(format!("cannot build the response: {e}")))
 }
 
 /// A running server (and its sync engine, if started with one).
 pub struct RunningServer {
     server: HttpServer<ServerState>,
+    metrics_server: Option<HttpServer<ServerState>>,
     engine: Option<Engine>,
 }
 
@@ -177,10 +235,22 @@ impl RunningServer {
         format!("{scheme}://{}", self.server.local_addr())
     }
 
+    /// `http://ADDR` of the metrics listener, when `/metrics` has its own
+    /// ([`MetricsMode::Separate`]).
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_server
+            .as_ref()
+            .map(|server| format!("http://{}", server.local_addr()))
+    }
+
     /// Stops accepting connections, waits for in-flight requests, then
     /// stops the sync engine (running jobs go back to the queue).
     pub async fn shutdown(self) -> Result<(), ServerError> {
-        let closed = self.server.close().await.map_err(ServerError::Shutdown);
+        let mut closed = self.server.close().await.map_err(ServerError::Shutdown);
+        if let Some(listener) = self.metrics_server {
+            let metrics_closed = listener.close().await.map_err(ServerError::Shutdown);
+            closed = closed.and(metrics_closed);
+        }
         if let Some(engine) = self.engine {
             engine.shutdown().await;
         }
@@ -197,27 +267,71 @@ pub struct TlsFiles {
     pub key: std::path::PathBuf,
 }
 
+/// Where `/metrics` is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricsMode {
+    /// Nothing is recorded, `/metrics` answers 404.
+    Off,
+    /// On the API's own listener (and scheme).
+    Main,
+    /// On a separate plain-HTTP listener at this address (and not on the
+    /// API's), so it can stay private.
+    Separate(SocketAddr),
+}
+
+/// How [`start_with`] serves.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The API's address.
+    pub bind: SocketAddr,
+    /// The sync engine's settings; `None` runs no workers (jobs stay queued
+    /// for another replica's).
+    pub engine: Option<EngineConfig>,
+    /// Serve HTTPS with these files.
+    pub tls: Option<TlsFiles>,
+    /// Where metrics are served.
+    pub metrics: MetricsMode,
+}
+
+impl ServeOptions {
+    /// Plain HTTP on `bind`, no engine, metrics on the API's listener.
+    pub fn new(bind: SocketAddr) -> Self {
+        ServeOptions {
+            bind,
+            engine: None,
+            tls: None,
+            metrics: MetricsMode::Main,
+        }
+    }
+}
+
 /// Starts serving the Feather API over `store` on `bind`, with a sync
 /// engine unless `engine` is `None` (then jobs stay queued for another
-/// server's workers).
+/// server's workers), and metrics on the same listener.
 pub fn start(
     store: Arc<dyn Store>,
     bind: SocketAddr,
     engine: Option<EngineConfig>,
     log: slog::Logger,
 ) -> Result<RunningServer, ServerError> {
-    start_with_tls(store, bind, engine, log, None)
+    let options = ServeOptions {
+        engine,
+        ..ServeOptions::new(bind)
+    };
+    start_with(store, options, log)
 }
 
-/// [`start`], serving HTTPS with `tls` when given.
-pub fn start_with_tls(
+/// Starts serving the Feather API over `store` as `options` say.
+pub fn start_with(
     store: Arc<dyn Store>,
-    bind: SocketAddr,
-    engine: Option<EngineConfig>,
+    options: ServeOptions,
     log: slog::Logger,
-    tls: Option<TlsFiles>,
 ) -> Result<RunningServer, ServerError> {
     let wake = Arc::new(Notify::new());
+    let recorded = match options.metrics {
+        MetricsMode::Off => Metrics::disabled(),
+        MetricsMode::Main | MetricsMode::Separate(_) => Metrics::new()?,
+    };
     let mut api = feather_api::feather_api_mod::api_description::<FeatherServerImpl>()
         .map_err(|e| ServerError::Api(e.to_string()))?;
     for (path, registered) in [
@@ -227,6 +341,11 @@ pub fn start_with_tls(
     ] {
         registered.map_err(|e| ServerError::Api(format!("cannot register {path}: {e}")))?;
     }
+    if options.metrics == MetricsMode::Main {
+        api.register(metrics_text)
+            .map_err(|e| ServerError::Api(format!("cannot register /metrics: {e}")))?;
+    }
+    let bind = options.bind;
     let config = ConfigDropshot {
         bind_address: bind,
         // Neither operation takes a body.
@@ -236,27 +355,54 @@ pub fn start_with_tls(
         log_headers: Vec::new(),
         ..Default::default()
     };
-    let server = ServerBuilder::new(
-        api,
-        ServerState::new(store.clone(), wake.clone()),
-        log.clone(),
-    )
-    .config(config)
-    .tls(tls.map(|files| dropshot::ConfigTls::AsFile {
-        cert_file: files.cert,
-        key_file: files.key,
-    }))
-    .start()
-    .map_err(|source| ServerError::Listen { bind, source })?;
-    let engine = engine.map(|config| {
+    let state = || ServerState::new(store.clone(), wake.clone(), recorded.clone());
+    // Both listeners are bound before either serves: if the second address
+    // is taken, nothing is left serving behind the error.
+    let starter = ServerBuilder::new(api, state(), log.clone())
+        .config(config.clone())
+        .tls(options.tls.map(|files| dropshot::ConfigTls::AsFile {
+            cert_file: files.cert,
+            key_file: files.key,
+        }))
+        .build_starter()
+        .map_err(|source| ServerError::Listen { bind, source })?;
+    let metrics_starter = match options.metrics {
+        MetricsMode::Separate(metrics_bind) => {
+            let mut api = dropshot::ApiDescription::new();
+            api.register(metrics_text)
+                .map_err(|e| ServerError::Api(format!("cannot register /metrics: {e}")))?;
+            let config = ConfigDropshot {
+                bind_address: metrics_bind,
+                ..config
+            };
+            let log = log.new(slog::o!("listener" => "metrics"));
+            let starter = ServerBuilder::new(api, state(), log)
+                .config(config)
+                .build_starter()
+                .map_err(|source| ServerError::Listen {
+                    bind: metrics_bind,
+                    source,
+                })?;
+            Some(starter)
+        }
+        MetricsMode::Off | MetricsMode::Main => None,
+    };
+    let server = starter.start();
+    let metrics_server = metrics_starter.map(|starter| starter.start());
+    let engine = options.engine.map(|config| {
         Engine::start(
             store,
             config,
             wake,
+            recorded,
             log.new(slog::o!("component" => "sync")),
         )
     });
-    Ok(RunningServer { server, engine })
+    Ok(RunningServer {
+        server,
+        metrics_server,
+        engine,
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

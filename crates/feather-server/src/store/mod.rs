@@ -557,6 +557,23 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// closing the last connection checkpoints the WAL into the database
     /// file, so the file alone is then a complete copy.
     async fn close(&self);
+
+    /// Jobs waiting in the queue, across every organization (metrics).
+    async fn queued_jobs(&self) -> StoreResult<u64>;
+
+    /// The connection pools' sizes now (metrics; no database call).
+    fn pool_stats(&self) -> Vec<PoolStats>;
+}
+
+/// How many connections one pool holds, and how many of them are idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The pool's name (`writer`, `readers`, `inline`; `primary` on PostgreSQL).
+    pub pool: &'static str,
+    /// Connections open, idle or in use.
+    pub open: usize,
+    /// Connections open and idle.
+    pub idle: usize,
 }
 
 /// Most sources one [`Store::seed_history`] call creates.

@@ -24,8 +24,8 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
-use super::sql::{Dialect, On, OwnedTx, Param, Query, ReadRow};
-use super::{SEED_ITEMS, StoreError, StoreResult, seed_config, seed_ids};
+use super::sql::{Dialect, On, OwnedTx, Param, Query, ReadRow, pool_stats};
+use super::{PoolStats, SEED_ITEMS, StoreError, StoreResult, seed_config, seed_ids};
 
 /// How long a request waits for a connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -242,5 +242,9 @@ impl Dialect for PgStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![pool_stats("primary", &self.pool)]
     }
 }

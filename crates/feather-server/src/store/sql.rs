@@ -30,8 +30,8 @@ use uuid::Uuid;
 
 use super::rules::{self, ExpiredLease, RefusedTrigger};
 use super::{
-    ApiKeyRecord, Batch, ClaimedJob, Document, Finish, KnowledgeBase, Organization, ReapReport,
-    Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob, TriggerOutcome,
+    ApiKeyRecord, Batch, ClaimedJob, Document, Finish, KnowledgeBase, Organization, PoolStats,
+    ReapReport, Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob, TriggerOutcome,
     validate_source,
 };
 
@@ -265,6 +265,15 @@ fn parse_status<T: FromStr<Err = UnknownStatus>>(column: &str, text: &str) -> St
     text.parse().map_err(|e| StoreError::corrupt(column, e))
 }
 
+/// A sqlx pool's sizes, as [`PoolStats`] named `name`.
+pub fn pool_stats<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolStats {
+    PoolStats {
+        pool: name,
+        open: usize::try_from(pool.size()).unwrap_or(usize::MAX),
+        idle: pool.num_idle(),
+    }
+}
+
 /// What a database provides for the shared queries.
 pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// A result row.
@@ -324,6 +333,9 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
 
     /// Closes every connection.
     fn close(&self) -> impl Future<Output = ()> + Send;
+
+    /// [`Store::pool_stats`].
+    fn pool_stats(&self) -> Vec<PoolStats>;
 
     /// [`Store::backup`].
     fn backup(&self, path: &std::path::Path) -> impl Future<Output = StoreResult<u64>> + Send;
@@ -968,6 +980,22 @@ impl<D: Dialect> Store for D {
 
     async fn close(&self) {
         Dialect::close(self).await;
+    }
+
+    async fn queued_jobs(&self) -> StoreResult<u64> {
+        let count = Query::new(format!(
+            "SELECT COUNT(*) AS queued FROM sync_jobs WHERE status = {}",
+            literal(JobStatus::Queued.as_str())
+        ));
+        let queued = match self.fetch_optional(On::Read, count).await? {
+            Some(row) => row.int("queued")?,
+            None => 0,
+        };
+        u64::try_from(queued).map_err(|e| StoreError::corrupt("queued", e))
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Dialect::pool_stats(self)
     }
 
     async fn backup(&self, path: &std::path::Path) -> StoreResult<u64> {

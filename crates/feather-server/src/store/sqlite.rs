@@ -21,6 +21,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,8 +34,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
-use super::sql::{self, Dialect, On, OwnedTx, Param, Query, ReadRow};
-use super::{SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, seed_ids};
+use super::sql::{self, Dialect, On, OwnedTx, Param, Query, ReadRow, pool_stats};
+use super::{
+    PoolStats, SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, seed_ids,
+};
 
 /// How long a statement waits for the write lock before the request fails
 /// with 503.
@@ -70,6 +73,8 @@ const INLINE_MMAP_BYTES: i64 = 1 << 30;
 struct InlineReaders {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// Connections taken out of `idle` (or opened) and reading now.
+    in_use: AtomicUsize,
 }
 
 impl InlineReaders {
@@ -83,7 +88,9 @@ impl InlineReaders {
             Some(conn) => conn,
             None => self.open()?,
         };
+        self.in_use.fetch_add(1, Ordering::Relaxed);
         let result = read(&conn);
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < INLINE_IDLE
         {
@@ -162,6 +169,7 @@ impl SqliteStore {
             let inline = InlineReaders {
                 path: options.get_filename().to_path_buf(),
                 idle: Mutex::new(Vec::new()),
+                in_use: AtomicUsize::new(0),
             };
             (pool_of(8).await?, Some(Arc::new(inline)))
         };
@@ -454,5 +462,22 @@ impl Dialect for SqliteStore {
         }
         self.pool.close().await;
         self.writer.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let Some(inline) = &self.inline else {
+            // In memory: one pool serves reads and writes.
+            return vec![pool_stats("writer", &self.writer)];
+        };
+        let idle = inline.idle.lock().map(|idle| idle.len()).unwrap_or(0);
+        vec![
+            pool_stats("writer", &self.writer),
+            pool_stats("readers", &self.pool),
+            PoolStats {
+                pool: "inline",
+                open: idle + inline.in_use.load(Ordering::Relaxed),
+                idle,
+            },
+        ]
     }
 }
