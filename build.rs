@@ -18,7 +18,13 @@ fn main() -> ExitCode {
         Ok(text) => text,
         Err(error) => return fail(&format!("cannot read {}: {error}", spec_path.display())),
     };
-    let generated = match feather_codegen::generate(&text) {
+    let options = feather_codegen::Options {
+        // Retry and polling settings travel with the client (src/lib.rs).
+        inner_type: Some("crate::ClientState".into()),
+        // The `mock` feature's typed httpmock extension (src/mock.rs).
+        httpmock_crate_path: Some("crate".into()),
+    };
+    let generated = match feather_codegen::generate_with(&text, &options) {
         Ok(generated) => generated,
         Err(error) => return fail(&format!("{}: {error}", spec_path.display())),
     };
@@ -28,9 +34,18 @@ fn main() -> ExitCode {
     if !generated.notes.is_empty() {
         println!("cargo:warning=openapi.json: {}", generated.summary());
     }
-    let out_path = out_dir.join("feather_client.rs");
-    if let Err(error) = std::fs::write(&out_path, generated.source) {
-        return fail(&format!("cannot write {}: {error}", out_path.display()));
+    let files = [
+        ("feather_client.rs", Some(generated.source)),
+        ("feather_client_mock.rs", generated.mock_source),
+    ];
+    for (name, source) in files {
+        let out_path = out_dir.join(name);
+        let Some(source) = source else {
+            return fail(&format!("{name} was not generated"));
+        };
+        if let Err(error) = std::fs::write(&out_path, source) {
+            return fail(&format!("cannot write {}: {error}", out_path.display()));
+        }
     }
     ExitCode::SUCCESS
 }

@@ -2,9 +2,14 @@
 //!
 //! The client is generated at build time by progenitor from the checked-in
 //! upstream contract `openapi.json` (see `build.rs` and
-//! `crates/feather-codegen`); this file adds the hand-written part: a
-//! constructor that authenticates every request, environment configuration
-//! and error helpers.
+//! `crates/feather-codegen`); the hand-written part is a [`ClientBuilder`]
+//! (API key on every request, timeouts, retry and polling settings),
+//! environment configuration, error helpers and, in [`wait`], what every
+//! integration writes otherwise: trigger a sync and wait for its end
+//! ([`Client::trigger_and_wait`]), follow one as a stream
+//! ([`Client::watch_sync`]), with retries across restarts and `503`s. With
+//! the `mock` feature, [`mock`] has progenitor's typed `httpmock` helpers
+//! for users' own tests.
 //!
 //! Every operation is a builder; `send()` returns the typed body, or an
 //! [`Error`] whose `ErrorResponse` variant carries the HTTP status and the
@@ -38,6 +43,10 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/feather_client.rs"));
 }
 
+#[cfg(feature = "mock")]
+pub mod mock;
+pub mod wait;
+
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -62,8 +71,100 @@ pub const API_KEY_ENV: &str = "FEATHER_API_KEY";
 /// The base URL [`Client::from_env`] uses when [`BASE_URL_ENV`] is unset.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:8000";
 
-/// How long a request may take, connection included.
+/// How long a request may take, connection included (the default).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long connecting may take (the default).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub use wait::{PollPolicy, RetryPolicy, SyncOutcome, Triggered, WaitError};
+
+/// What a [`Client`] carries beyond its HTTP client: how the library's
+/// waiting calls retry and poll (progenitor's inner type; `client.inner()`).
+#[derive(Clone, Debug, Default)]
+pub struct ClientState {
+    /// Retries of status reads and of triggers (see [`wait`]).
+    pub retry: RetryPolicy,
+    /// Polling while a sync runs.
+    pub poll: PollPolicy,
+}
+
+/// Builds a [`Client`]: base URL, API key, timeouts, retries, polling.
+///
+/// ```
+/// use std::time::Duration;
+/// use feather_client::{Client, RetryPolicy};
+///
+/// let client = Client::builder("http://localhost:8000")
+///     .api_key("fth_...")
+///     .connect_timeout(Duration::from_secs(2))
+///     .request_timeout(Duration::from_secs(10))
+///     .retry(RetryPolicy::default().max_retries(10))
+///     .build()?;
+/// # let _ = client;
+/// # Ok::<(), feather_client::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    base_url: String,
+    api_key: Option<String>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    state: ClientState,
+}
+
+impl ClientBuilder {
+    /// The key sent in `x-api-key` with every request.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// How long connecting may take (default [`CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one request may take, connection included (default
+    /// [`REQUEST_TIMEOUT`]).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How the waiting calls retry ([`RetryPolicy::default`]: on;
+    /// [`RetryPolicy::none`]: off).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.state.retry = retry;
+        self
+    }
+
+    /// How the waiting calls poll ([`PollPolicy::default`]: 200 ms to 2 s,
+    /// no deadline).
+    pub fn poll(mut self, poll: PollPolicy) -> Self {
+        self.state.poll = poll;
+        self
+    }
+
+    /// The client. The key header is marked sensitive, so it never appears
+    /// in `Debug` output or in reqwest's logs.
+    pub fn build(self) -> Result<Client, ConfigError> {
+        let base_url = normalize_base_url(&self.base_url)?;
+        let mut headers = HeaderMap::new();
+        if let Some(api_key) = &self.api_key {
+            let mut key = HeaderValue::from_str(api_key).map_err(|_| ConfigError::InvalidApiKey)?;
+            key.set_sensitive(true);
+            headers.insert(API_KEY_HEADER, key);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .build()?;
+        Ok(Client::new_with_client(&base_url, http, self.state))
+    }
+}
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -88,23 +189,24 @@ pub enum ConfigError {
 }
 
 impl Client {
-    /// A client for the server at `base_url` (e.g. `http://localhost:8000`)
-    /// that sends `api_key` in the `x-api-key` header of every request.
-    ///
-    /// The header value is marked sensitive, so it never appears in `Debug`
-    /// output or in reqwest's logs.
+    /// A [`ClientBuilder`] for the server at `base_url` (e.g.
+    /// `http://localhost:8000`), with the default timeouts, retries and
+    /// polling.
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            api_key: None,
+            connect_timeout: CONNECT_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            state: ClientState::default(),
+        }
+    }
+
+    /// A client for the server at `base_url` that sends `api_key` in the
+    /// `x-api-key` header of every request, with the defaults of
+    /// [`Client::builder`].
     pub fn with_api_key(base_url: &str, api_key: &str) -> Result<Self, ConfigError> {
-        let base_url = normalize_base_url(base_url)?;
-        let mut key = HeaderValue::from_str(api_key).map_err(|_| ConfigError::InvalidApiKey)?;
-        key.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(API_KEY_HEADER, key);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(REQUEST_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()?;
-        Ok(Self::new_with_client(&base_url, http))
+        Self::builder(base_url).api_key(api_key).build()
     }
 
     /// A client configured from `FEATHER_BASE_URL` (default

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use feather_client::types::SyncStatusResponse;
-use feather_client::{ApiError, Client, Error};
+use feather_client::{ApiError, Client, Error, RetryPolicy, Triggered, WaitError};
+use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use uuid::Uuid;
 
@@ -31,6 +32,15 @@ struct Cli {
     /// Your API key (never printed).
     #[arg(long, env = "FEATHER_API_KEY", hide_env_values = true, global = true)]
     api_key: Option<String>,
+    /// How long to keep retrying a request that failed on the way (server
+    /// restarting or unreachable, 502/503/504), in seconds; 0: never.
+    #[arg(
+        long,
+        env = "FEATHER_RETRY_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    retry_seconds: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -115,7 +125,15 @@ async fn main() -> ExitCode {
         eprintln!("feather: no API key: pass --api-key or set FEATHER_API_KEY");
         return ExitCode::FAILURE;
     };
-    let client = match Client::with_api_key(&cli.base_url, key) {
+    let retry = match cli.retry_seconds {
+        0 => RetryPolicy::none(),
+        seconds => RetryPolicy::default().max_elapsed(Duration::from_secs(seconds)),
+    };
+    let client = match Client::builder(&cli.base_url)
+        .api_key(key)
+        .retry(retry)
+        .build()
+    {
         Ok(client) => client,
         Err(e) => {
             eprintln!("feather: {e}");
@@ -151,23 +169,15 @@ async fn run(client: &Client, command: SyncCommand) -> Result<ExitCode, Failure>
             Ok(ExitCode::SUCCESS)
         }
         SyncCommand::Trigger { target, wait, json } => {
-            let triggered = client
-                .trigger_sync()
-                .kb_id(target.kb)
-                .source_id(target.source)
-                .send()
-                .await;
-            match triggered {
-                Ok(answer) => {
-                    let job = answer.into_inner();
+            match client.trigger_or_attach(target.kb, target.source).await? {
+                Triggered::Queued(job) => {
                     if json && !wait {
                         println!("{}", to_json(&job));
                     } else if !json {
                         println!("queued sync job {}", job.job_id);
                     }
                 }
-                Err(Error::ErrorResponse(answer)) if answer.status().as_u16() == 409 => {
-                    let message = answer.into_inner().message();
+                Triggered::Attached(message) => {
                     if !wait {
                         return Err(Failure(format!("already running: {message}")));
                     }
@@ -175,7 +185,6 @@ async fn run(client: &Client, command: SyncCommand) -> Result<ExitCode, Failure>
                         println!("a sync is already running; attaching to it");
                     }
                 }
-                Err(e) => return Err(e.into()),
             }
             if wait {
                 watch(client, target, json).await
@@ -188,25 +197,11 @@ async fn run(client: &Client, command: SyncCommand) -> Result<ExitCode, Failure>
 }
 
 async fn status(client: &Client, target: Target) -> Result<SyncStatusResponse, Failure> {
-    Ok(client
-        .get_sync_status()
-        .kb_id(target.kb)
-        .source_id(target.source)
-        .send()
-        .await?
-        .into_inner())
+    Ok(client.sync_status(target.kb, target.source).await?)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
-
-fn is_terminal(status: &SyncStatusResponse) -> bool {
-    status.source_status != "syncing"
-        || matches!(
-            status.last_sync_status.as_deref(),
-            Some("completed" | "partial_failure" | "failed")
-        )
 }
 
 /// Human-readable status, a few aligned lines.
@@ -247,12 +242,9 @@ fn exit_for(s: &SyncStatusResponse) -> ExitCode {
     }
 }
 
-/// Polls until the sync ends: a bar on a terminal, lines otherwise, JSON
-/// lines with `json`. Polling backs off from 200 ms to 2 s while nothing
-/// changes and speeds up again on progress.
+/// Follows the sync until it ends (the library's `watch_sync`): a bar on a
+/// terminal, lines otherwise, JSON lines with `json`.
 async fn watch(client: &Client, target: Target, json: bool) -> Result<ExitCode, Failure> {
-    const FAST: Duration = Duration::from_millis(200);
-    const SLOW: Duration = Duration::from_secs(2);
     let fancy = !json && std::io::stdout().is_terminal();
     let bar = if fancy {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
@@ -262,36 +254,30 @@ async fn watch(client: &Client, target: Target, json: bool) -> Result<ExitCode, 
         None
     };
     let started = Instant::now();
-    let mut delay = FAST;
-    let mut last: Option<(Option<String>, Option<i64>, Option<i64>)> = None;
-    loop {
-        let s = status(client, target).await?;
-        let seen = (s.last_sync_status.clone(), s.processed_count, s.total_items);
-        let changed = last.as_ref() != Some(&seen);
-        if changed {
-            if json {
-                println!("{}", to_json(&s));
-            } else if let Some(bar) = &bar {
-                draw(bar, &s);
-            } else {
-                println!("{}", line(&s));
-            }
-            delay = FAST;
+    let mut updates = std::pin::pin!(client.watch_sync(target.kb, target.source));
+    let mut last = None;
+    while let Some(update) = updates.next().await {
+        let s = update.map_err(|e| match e {
+            WaitError::Request(e) => Failure::from(e),
+            other => Failure(other.to_string()),
+        })?;
+        if json {
+            println!("{}", to_json(&s));
+        } else if let Some(bar) = &bar {
+            draw(bar, &s);
         } else {
-            delay = (delay.mul_f32(1.5)).min(SLOW);
+            println!("{}", line(&s));
         }
-        last = Some(seen);
-        if is_terminal(&s) {
-            if let Some(bar) = &bar {
-                bar.finish_and_clear();
-            }
-            if !json {
-                println!("{}", summary(&s, started.elapsed()));
-            }
-            return Ok(exit_for(&s));
-        }
-        tokio::time::sleep(delay).await;
+        last = Some(s);
     }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let s = last.ok_or_else(|| Failure("the status stream ended without a status".into()))?;
+    if !json {
+        println!("{}", summary(&s, started.elapsed()));
+    }
+    Ok(exit_for(&s))
 }
 
 fn draw(bar: &ProgressBar, s: &SyncStatusResponse) {

@@ -211,6 +211,7 @@ async fn errors_are_one_line_with_the_server_message() -> anyhow::Result<()> {
     let out = command
         .args(["sync", "status", &kb, &unknown])
         .env("FEATHER_BASE_URL", "http://127.0.0.1:9")
+        .env("FEATHER_RETRY_SECONDS", "1")
         .env("FEATHER_API_KEY", &secret)
         .output()
         .await?;

@@ -101,6 +101,22 @@ pub struct Generated {
     pub operations_total: usize,
     /// Operations the client has a method for.
     pub operations_generated: usize,
+    /// progenitor's `httpmock` extension for the client, when
+    /// [`Options::httpmock_crate_path`] asked for it.
+    pub mock_source: Option<String>,
+}
+
+/// What a client is generated with beyond the document.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// A type the generated `Client` carries (progenitor's inner type), as
+    /// a Rust path such as `crate::ClientState`; `Client::new` then takes
+    /// a value of it and `client.inner()` returns it.
+    pub inner_type: Option<String>,
+    /// Also generate progenitor's typed `httpmock` extension
+    /// (`MockServerExt`), whose code reaches the client's types through
+    /// this path (e.g. `crate`).
+    pub httpmock_crate_path: Option<String>,
 }
 
 impl Generated {
@@ -251,14 +267,27 @@ fn remove_at(document: &mut Value, pointer: &str) -> bool {
 /// Runs the whole pipeline on the text of an OpenAPI 3.0 or 3.1 document
 /// (JSON or YAML).
 pub fn generate(spec_text: &str) -> Result<Generated, CodegenError> {
+    generate_with(spec_text, &Options::default())
+}
+
+/// [`generate`] with [`Options`].
+pub fn generate_with(spec_text: &str, options: &Options) -> Result<Generated, CodegenError> {
     let document = openapi_compat::parse_document(spec_text)?;
-    generate_from_value(document)
+    generate_from_value_with(document, options)
 }
 
 /// Runs the pipeline on an already parsed document: the whole document when
 /// progenitor takes it, otherwise everything but the operations and schemas
 /// that fail (see the `degrade` module), each named in a note.
 pub fn generate_from_value(document: Value) -> Result<Generated, CodegenError> {
+    generate_from_value_with(document, &Options::default())
+}
+
+/// [`generate_from_value`] with [`Options`].
+pub fn generate_from_value_with(
+    document: Value,
+    options: &Options,
+) -> Result<Generated, CodegenError> {
     let operations_total = operations::list(&document).len();
     let (mut prepared, mut notes, rewrites) = prepare_with_rewrites(document)?;
     check_document_level(&prepared)?;
@@ -268,6 +297,11 @@ pub fn generate_from_value(document: Value) -> Result<Generated, CodegenError> {
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
         .with_derive("PartialEq");
+    if let Some(inner) = &options.inner_type {
+        let path: syn::TypePath = syn::parse_str(inner)
+            .map_err(|e| CodegenError::InvalidRust(format!("inner type {inner:?}: {e}")))?;
+        settings.with_inner_type(quote::quote!(#path));
+    }
     let tokens = without_panic_messages(|| {
         let attempt = |document: &Value| run_progenitor(&settings, document);
         match attempt(&prepared) {
@@ -290,11 +324,18 @@ pub fn generate_from_value(document: Value) -> Result<Generated, CodegenError> {
     cookies::rewrite(&mut file, &rewrites.cookies);
     responses::rewrite_optional(&mut file, &rewrites.optional_success);
     let source = format!("{GENERATED_HEADER}\n\n{}", prettyplease::unparse(&file));
+    let mock_source = match &options.httpmock_crate_path {
+        Some(crate_path) => Some(without_panic_messages(|| {
+            run_httpmock(&settings, &prepared, crate_path)
+        })?),
+        None => None,
+    };
     Ok(Generated {
         source,
         notes,
         operations_total,
         operations_generated,
+        mock_source,
     })
 }
 
@@ -316,6 +357,38 @@ fn check_document_level(prepared: &Value) -> Result<(), CodegenError> {
 
 /// One progenitor run on a prepared document: its tokens, or why not (a
 /// parse error, progenitor's error or its panic message).
+/// progenitor's `httpmock` extension for `document`, formatted.
+fn run_httpmock(
+    settings: &progenitor::GenerationSettings,
+    document: &Value,
+    crate_path: &str,
+) -> Result<String, CodegenError> {
+    let spec: openapiv3::OpenAPI = serde_json::from_value(document.clone())
+        .map_err(|e| CodegenError::Generator(format!("not valid OpenAPI 3.0: {e}")))?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut generator = progenitor::Generator::new(settings);
+        // The mock refers to the client's types: generate them first.
+        generator
+            .generate_tokens(&spec)
+            .and_then(|_| generator.httpmock(&spec, crate_path))
+            .map_err(|e| e.to_string())
+    }));
+    let tokens = match outcome {
+        Ok(result) => result.map_err(CodegenError::Generator)?,
+        Err(_) => {
+            return Err(CodegenError::Generator(
+                "progenitor panicked generating the httpmock extension".into(),
+            ));
+        }
+    };
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|error| CodegenError::InvalidRust(error.to_string()))?;
+    Ok(format!(
+        "{GENERATED_HEADER}\n\n{}",
+        prettyplease::unparse(&file)
+    ))
+}
+
 fn run_progenitor(
     settings: &progenitor::GenerationSettings,
     document: &Value,

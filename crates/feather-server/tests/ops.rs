@@ -149,7 +149,8 @@ async fn with_a_certificate_the_server_speaks_https_to_a_client_that_trusts_it()
         .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes())?)
         .default_headers(headers)
         .build()?;
-    let client = feather_client::Client::new_with_client(&server.base_url, http);
+    let client =
+        feather_client::Client::new_with_client(&server.base_url, http, Default::default());
     let kb: uuid::Uuid = demo["kb_id"].as_str().unwrap_or_default().parse()?;
     let source: uuid::Uuid = demo["sources"][0]["id"]
         .as_str()
