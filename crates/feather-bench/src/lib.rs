@@ -5,10 +5,13 @@
 //!   latency histograms.
 //! - [`servers`]: the hyper ceiling and a loopback website to crawl.
 //! - [`process`]: memory and CPU time of a process, from `/proc`.
+//! - [`ceilings`]: the server's status query and trigger transaction run
+//!   straight against each database (the denominators).
 //!
 //! The benchmark scenarios and the report are the binary's (`main.rs`,
 //! `scenarios.rs`, `report.rs`): they orchestrate and print.
 
+pub mod ceilings;
 pub mod loadgen;
 pub mod process;
 pub mod servers;

@@ -12,6 +12,7 @@ use hyper::Method;
 use serde::Serialize;
 use uuid::Uuid;
 
+use feather_bench::ceilings::{self, Ceiling, PgTrigger, StatusTarget, TriggerTargets};
 use feather_bench::loadgen::{self, BurstReport, LoadReport, LoadSpec, RequestSource};
 use feather_bench::process::{self, Memory};
 use feather_test_support::process::ServerProcess;
@@ -171,6 +172,96 @@ pub struct BackendResults {
     pub idle_memory: Memory,
     /// GET status with and without metrics.
     pub metrics_cost: MetricsCost,
+    /// The database's own ceilings for the same status query and trigger
+    /// transaction, per caller count.
+    pub ceilings: Vec<Ceiling>,
+}
+
+impl BackendResults {
+    /// The best database ceiling for `operation` at `callers`.
+    pub fn ceiling(&self, operation: &str, callers: usize) -> Option<&Ceiling> {
+        self.ceilings
+            .iter()
+            .filter(|c| c.operation == operation && c.callers == callers)
+            .max_by(|a, b| a.per_second.total_cmp(&b.per_second))
+    }
+}
+
+/// Sources seeded per database-ceiling trigger point (each is triggered
+/// once; a point ends early when they run out).
+const CEILING_TRIGGER_SOURCES: u64 = 60_000;
+
+/// The status query and the trigger transaction straight against the
+/// database, at each caller count (see `feather_bench::ceilings`).
+async fn database_ceilings(
+    settings: &Settings,
+    url: &str,
+    t: &Tenant,
+    status_source: Uuid,
+) -> anyhow::Result<Vec<Ceiling>> {
+    let sqlite_path = url.strip_prefix("sqlite:").map(PathBuf::from);
+    let target = StatusTarget {
+        org_id: t.org_id,
+        kb_id: t.kb,
+        source_id: status_source,
+    };
+    let mut ceilings = Vec::new();
+    let mut record = |c: Ceiling| {
+        eprintln!(
+            "    database {} ({}), {:>3} callers: {:>9.0}/s",
+            c.operation, c.variant, c.callers, c.per_second
+        );
+        ceilings.push(c);
+    };
+    for callers in CONNECTIONS {
+        let measured = match &sqlite_path {
+            Some(path) => {
+                let path = path.clone();
+                let duration = settings.duration;
+                tokio::task::spawn_blocking(move || {
+                    ceilings::sqlite_status(&path, target, callers, duration)
+                })
+                .await??
+            }
+            None => ceilings::postgres_status(url, target, callers, settings.duration).await?,
+        };
+        record(measured);
+    }
+    let variants: &[Option<PgTrigger>] = match sqlite_path {
+        Some(_) => &[None],
+        None => &[
+            Some(PgTrigger::ServerStatements),
+            Some(PgTrigger::OneStatement),
+        ],
+    };
+    for (n, how) in variants.iter().enumerate() {
+        for callers in CONNECTIONS {
+            let prefix = format!("ceiling-{n}-{callers}");
+            let sources = seed(url, t.kb, &prefix, CEILING_TRIGGER_SOURCES, 0).await?;
+            let targets = TriggerTargets {
+                org_id: t.org_id,
+                kb_id: t.kb,
+                sources,
+            };
+            let measured = match (&sqlite_path, how) {
+                (Some(path), _) => {
+                    let path = path.clone();
+                    let duration = settings.duration;
+                    tokio::task::spawn_blocking(move || {
+                        ceilings::sqlite_trigger(&path, &targets, callers, duration)
+                    })
+                    .await??
+                }
+                (None, Some(how)) => {
+                    ceilings::postgres_trigger(url, &targets, callers, settings.duration, *how)
+                        .await?
+                }
+                (None, None) => bail!("no trigger variant for PostgreSQL"),
+            };
+            record(measured);
+        }
+    }
+    Ok(ceilings)
 }
 
 /// GET status at 64 connections served with metrics (the default) and with
@@ -262,6 +353,7 @@ fn trigger_path(kb: Uuid, source: Uuid) -> String {
 
 /// A tenant, a key and a knowledge base in a fresh database.
 struct Tenant {
+    org_id: Uuid,
     kb: Uuid,
     api_key: String,
 }
@@ -271,7 +363,11 @@ async fn tenant(url: &str) -> anyhow::Result<Tenant> {
     let org = store.create_organization("bench").await?.id;
     let kb = store.create_knowledge_base(org, "bench").await?.id;
     let (api_key, _) = feather_server::auth::issue_key(store.as_ref(), org, "bench").await?;
-    Ok(Tenant { kb, api_key })
+    Ok(Tenant {
+        org_id: org,
+        kb,
+        api_key,
+    })
 }
 
 async fn seed(
@@ -353,6 +449,8 @@ pub async fn api(
     }
 
     let metrics_cost = metrics_cost(settings, backend, url, &path, &t.api_key).await?;
+    eprintln!("  database ceilings (the same statements, no server)");
+    let ceilings = database_ceilings(settings, url, &t, small[0]).await?;
 
     let more = settings.scale_sources.saturating_sub(1);
     let jobs = settings.scale_jobs_per_source;
@@ -417,6 +515,7 @@ pub async fn api(
             contention,
             idle_memory,
             metrics_cost,
+            ceilings,
         },
         body,
     ))

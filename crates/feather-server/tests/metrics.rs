@@ -103,6 +103,13 @@ impl Metrics {
     }
 }
 
+/// The status code a failed call answered (`None` for a success or no answer).
+fn refused_with<T>(
+    result: Result<T, feather_client::Error<feather_client::ApiError>>,
+) -> Option<u16> {
+    result.err().and_then(|e| e.status()).map(|s| s.as_u16())
+}
+
 async fn get(url: String) -> anyhow::Result<StatusCode> {
     Ok(reqwest::get(url).await?.status())
 }
@@ -181,10 +188,7 @@ async fn every_metric_is_present_and_moves(backend: Backend) -> anyhow::Result<(
     poll::trigger(&client, kb, fast).await?;
     poll::trigger(&client, kb, flaky).await?;
     let again = client.trigger_sync().kb_id(kb).source_id(fast).send().await;
-    assert_eq!(
-        again.err().and_then(|e| e.status()).map(|s| s.as_u16()),
-        Some(409)
-    );
+    assert_eq!(refused_with(again), Some(409));
     let stranger = feather_client::Client::with_api_key(&base, &demo.other_api_key)?;
     let hidden = stranger
         .get_sync_status()
@@ -192,10 +196,7 @@ async fn every_metric_is_present_and_moves(backend: Backend) -> anyhow::Result<(
         .source_id(fast)
         .send()
         .await;
-    assert_eq!(
-        hidden.err().and_then(|e| e.status()).map(|s| s.as_u16()),
-        Some(404)
-    );
+    assert_eq!(refused_with(hidden), Some(404));
     let nobody = feather_client::Client::with_api_key(&base, "fth_not-a-key")?;
     let refused = nobody
         .get_sync_status()
@@ -203,10 +204,7 @@ async fn every_metric_is_present_and_moves(backend: Backend) -> anyhow::Result<(
         .source_id(fast)
         .send()
         .await;
-    assert_eq!(
-        refused.err().and_then(|e| e.status()).map(|s| s.as_u16()),
-        Some(401)
-    );
+    assert_eq!(refused_with(refused), Some(401));
 
     let queued = Metrics::scrape(&base).await?;
     assert_eq!(queued.requests("trigger_sync", "200"), 3.0);

@@ -425,6 +425,19 @@ pub const SYNC_STATE: &str = "SELECT s.id AS s_id, s.status AS s_status, \
      LEFT JOIN sync_jobs j ON j.id = s.last_job_id \
      WHERE s.id = $1 AND s.kb_id = $2 AND k.org_id = $3";
 
+/// The trigger's guarded flip: `$1` syncing, `$2` the new job's id, `$3`
+/// now, `$4` source, `$5` knowledge base, `$6` organization, `$7`/`$8` the
+/// statuses a trigger may flip from. One row changed: the trigger won.
+pub const TRIGGER_FLIP: &str = "UPDATE sources SET status = $1, last_job_id = $2, updated_at = $3 \
+     WHERE id = $4 AND kb_id = $5 \
+       AND kb_id IN (SELECT id FROM knowledge_bases WHERE org_id = $6) \
+       AND status IN ($7, $8)";
+
+/// The trigger's new job, in the flip's transaction: `$1` id, `$2` source,
+/// `$3` queued, `$4` now.
+pub const TRIGGER_INSERT: &str = "INSERT INTO sync_jobs (id, source_id, status, processed_count, created_at) \
+     VALUES ($1, $2, $3, 0, $4)";
+
 /// The state from a [`SYNC_STATE`] row.
 pub fn sync_state(row: &impl ReadRow) -> StoreResult<SourceSyncState> {
     let last_job = match row.opt_uuid("id")? {
@@ -627,29 +640,21 @@ impl<D: Dialect> Store for D {
             // a read lock under contention; PostgreSQL, in READ COMMITTED,
             // waits for a concurrent trigger's row lock and then re-checks
             // the status against the committed row.
-            let flip = Query::new(
-                "UPDATE sources SET status = $1, last_job_id = $2, updated_at = $3 \
-                 WHERE id = $4 AND kb_id = $5 \
-                   AND kb_id IN (SELECT id FROM knowledge_bases WHERE org_id = $6) \
-                   AND status IN ($7, $8)",
-            )
-            .source_status(SourceStatus::Syncing)
-            .id(job.id)
-            .time(now)
-            .id(source_id)
-            .id(kb_id)
-            .id(org_id)
-            .source_status(resting_a)
-            .source_status(resting_b);
-            if self.execute(On::Tx(&mut tx), flip).await? == 1 {
-                let insert = Query::new(
-                    "INSERT INTO sync_jobs (id, source_id, status, processed_count, created_at) \
-                     VALUES ($1, $2, $3, 0, $4)",
-                )
+            let flip = Query::new(TRIGGER_FLIP)
+                .source_status(SourceStatus::Syncing)
                 .id(job.id)
+                .time(now)
                 .id(source_id)
-                .job_status(job.status)
-                .time(now);
+                .id(kb_id)
+                .id(org_id)
+                .source_status(resting_a)
+                .source_status(resting_b);
+            if self.execute(On::Tx(&mut tx), flip).await? == 1 {
+                let insert = Query::new(TRIGGER_INSERT)
+                    .id(job.id)
+                    .id(source_id)
+                    .job_status(job.status)
+                    .time(now);
                 self.execute(On::Tx(&mut tx), insert).await?;
                 D::commit(tx).await?;
                 return Ok(TriggerOutcome::Queued(job));
