@@ -274,6 +274,23 @@ pub fn pool_stats<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>)
     }
 }
 
+/// [`Dialect::flip_and_insert`] in a transaction on the write side.
+pub async fn flip_then_insert<D: Dialect>(
+    dialect: &D,
+    flip: Query,
+    insert: Query,
+) -> StoreResult<bool> {
+    let mut tx = dialect.begin().await?;
+    if dialect.execute(On::Tx(&mut tx), flip).await? == 1 {
+        dialect.execute(On::Tx(&mut tx), insert).await?;
+        D::commit(tx).await?;
+        Ok(true)
+    } else {
+        D::rollback(tx).await?;
+        Ok(false)
+    }
+}
+
 /// What a database provides for the shared queries.
 pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// A result row.
@@ -318,6 +335,20 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
         query: Query,
     ) -> impl Future<Output = StoreResult<Option<Self::Row>>> + Send {
         async move { Ok(self.fetch_all(on, query).await?.into_iter().next()) }
+    }
+
+    /// The trigger's transaction: runs `flip`; if it changed one row, runs
+    /// `insert` and commits (`true`), else rolls back (`false`). Dialects
+    /// with a faster way to run both override it.
+    fn flip_and_insert(
+        &self,
+        flip: Query,
+        insert: Query,
+    ) -> impl Future<Output = StoreResult<bool>> + Send
+    where
+        Self: Sized,
+    {
+        flip_then_insert(self, flip, insert)
     }
 
     /// The status read without the pool, where the dialect has a faster way
@@ -633,7 +664,6 @@ impl<D: Dialect> Store for D {
         for _ in 0..rules::TRIGGER_ATTEMPTS {
             let now = Utc::now();
             let job = SyncJob::queued(source_id, now);
-            let mut tx = self.begin().await?;
             // The guarded flip comes first: as the transaction's first
             // statement is a write, SQLite takes the write lock at once
             // (waiting up to the busy timeout) instead of failing to upgrade
@@ -649,17 +679,14 @@ impl<D: Dialect> Store for D {
                 .id(org_id)
                 .source_status(resting_a)
                 .source_status(resting_b);
-            if self.execute(On::Tx(&mut tx), flip).await? == 1 {
-                let insert = Query::new(TRIGGER_INSERT)
-                    .id(job.id)
-                    .id(source_id)
-                    .job_status(job.status)
-                    .time(now);
-                self.execute(On::Tx(&mut tx), insert).await?;
-                D::commit(tx).await?;
+            let insert = Query::new(TRIGGER_INSERT)
+                .id(job.id)
+                .id(source_id)
+                .job_status(job.status)
+                .time(now);
+            if self.flip_and_insert(flip, insert).await? {
                 return Ok(TriggerOutcome::Queued(job));
             }
-            D::rollback(tx).await?;
 
             // Zero rows: tell "not yours / not there" from "already syncing".
             let read = Query::new(

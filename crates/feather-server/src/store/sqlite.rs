@@ -56,6 +56,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one writer connection (the same pool as `pool` in memory).
     writer: SqlitePool,
+    /// The trigger's transaction in one hop (none in memory).
+    triggers: Option<Arc<TriggerWriter>>,
     /// The status read's inline connections (none for an in-memory
     /// database, which other connections cannot see).
     inline: Option<Arc<InlineReaders>>,
@@ -116,6 +118,134 @@ impl InlineReaders {
     }
 }
 
+/// A trigger's two statements, sent to [`TriggerWriter`]'s thread.
+struct TriggerWrite {
+    flip: Query,
+    insert: Query,
+    done: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+}
+
+/// A thread with its own rusqlite connection that runs each trigger's whole
+/// transaction (`BEGIN IMMEDIATE`, flip, insert, `COMMIT`) in one hop from
+/// the runtime, instead of four hops to sqlx's worker (begin, flip, insert,
+/// commit). It takes SQLite's write lock like any writer (the busy timeout
+/// orders it with the sqlx writer). A connection left inside a transaction
+/// by a failure (a full disk failing the commit) is rolled back, and
+/// replaced if that fails, never reused half-open.
+#[derive(Debug)]
+struct TriggerWriter {
+    send: Mutex<Option<std::sync::mpsc::Sender<TriggerWrite>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl TriggerWriter {
+    fn start(path: PathBuf, max_page_count: Option<u64>) -> StoreResult<Self> {
+        let open = move || -> StoreResult<rusqlite::Connection> {
+            let conn = rusqlite::Connection::open(&path)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", true)?;
+            if let Some(pages) = max_page_count {
+                conn.pragma_update(None, "max_page_count", pages)?;
+            }
+            Ok(conn)
+        };
+        let mut conn = open()?;
+        let (send, receive) = std::sync::mpsc::channel::<TriggerWrite>();
+        let thread = std::thread::Builder::new()
+            .name("feather-sqlite-triggers".into())
+            .spawn(move || {
+                for write in receive {
+                    let result = run_trigger(&mut conn, write.flip, write.insert);
+                    if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+                        // Still inside a transaction: never reuse it.
+                        match open() {
+                            Ok(fresh) => conn = fresh,
+                            Err(e) => {
+                                let _ = write.done.send(Err(e));
+                                return;
+                            }
+                        }
+                    }
+                    let _ = write.done.send(result);
+                }
+            })
+            .map_err(|e| {
+                StoreError::unavailable(format!("cannot start the trigger writer: {e}"))
+            })?;
+        Ok(TriggerWriter {
+            send: Mutex::new(Some(send)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    async fn run(&self, flip: Query, insert: Query) -> StoreResult<bool> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let sent = self.send.lock().ok().and_then(|send| {
+            send.as_ref()
+                .map(|s| s.send(TriggerWrite { flip, insert, done }))
+        });
+        match sent {
+            Some(Ok(())) => {}
+            _ => return Err(StoreError::unavailable("the store is closed")),
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::unavailable("the trigger writer stopped"))?
+    }
+
+    /// Stops the thread after the writes already sent, closing its
+    /// connection.
+    fn close(&self) {
+        if let Ok(mut send) = self.send.lock() {
+            send.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One trigger's transaction on `conn`.
+fn run_trigger(conn: &mut rusqlite::Connection, flip: Query, insert: Query) -> StoreResult<bool> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let flipped = tx
+        .prepare_cached(&flip.sql)?
+        .execute(rusqlite::params_from_iter(
+            flip.params.into_iter().map(value),
+        ))?;
+    if flipped != 1 {
+        tx.rollback()?;
+        return Ok(false);
+    }
+    tx.prepare_cached(&insert.sql)?
+        .execute(rusqlite::params_from_iter(
+            insert.params.into_iter().map(value),
+        ))?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// A parameter as rusqlite binds it, in the same storage format as [`bind`].
+fn value(param: Param) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    let text = |t: Option<String>| t.map_or(Value::Null, Value::Text);
+    match param {
+        Param::Id(id) => Value::Text(id.to_string()),
+        Param::OptId(id) => text(id.map(|id| id.to_string())),
+        Param::Time(t) => Value::Text(ts(t)),
+        Param::OptTime(t) => text(t.map(ts)),
+        Param::Text(t) => Value::Text(t),
+        Param::OptText(t) => text(t),
+        Param::Int(v) => Value::Integer(v),
+        Param::OptInt(v) => v.map_or(Value::Null, Value::Integer),
+        Param::Bytes(b) => Value::Blob(b),
+        Param::Json(v) => Value::Text(v.to_string()),
+        Param::Texts(texts) => Value::Text(serde_json::Value::from(texts).to_string()),
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
@@ -163,19 +293,25 @@ impl SqliteStore {
         let writer = pool_of(1).await?;
         MIGRATOR.run(&writer).await?;
         // An in-memory database exists once per connection: keep one.
-        let (pool, inline) = if in_memory {
-            (writer.clone(), None)
+        let (pool, inline, triggers) = if in_memory {
+            (writer.clone(), None, None)
         } else {
+            let path = options.get_filename().to_path_buf();
             let inline = InlineReaders {
-                path: options.get_filename().to_path_buf(),
+                path: path.clone(),
                 idle: Mutex::new(Vec::new()),
                 in_use: AtomicUsize::new(0),
             };
-            (pool_of(8).await?, Some(Arc::new(inline)))
+            let max_pages = open_options
+                .sqlite_max_bytes
+                .map(|bytes| (bytes / PAGE_SIZE).max(1));
+            let triggers = Arc::new(TriggerWriter::start(path, max_pages)?);
+            (pool_of(8).await?, Some(Arc::new(inline)), Some(triggers))
         };
         Ok(SqliteStore {
             pool,
             writer,
+            triggers,
             inline,
         })
     }
@@ -447,7 +583,17 @@ impl Dialect for SqliteStore {
         Ok(bytes)
     }
 
+    async fn flip_and_insert(&self, flip: Query, insert: Query) -> StoreResult<bool> {
+        match &self.triggers {
+            Some(triggers) => triggers.run(flip, insert).await,
+            None => sql::flip_then_insert(self, flip, insert).await,
+        }
+    }
+
     async fn close(&self) {
+        if let Some(triggers) = &self.triggers {
+            triggers.close();
+        }
         // Copy every page of the WAL into the database file and empty the
         // WAL, so the file alone is complete even if another process still
         // holds the database open (SQLite checkpoints on the last close
