@@ -312,8 +312,9 @@ impl Results {
              `feather_server::store::sql`) in a tight loop straight against the database, one \
              connection per caller, prepared statements, no HTTP and no server: rusqlite on \
              SQLite (the trigger as `BEGIN IMMEDIATE`, flip, insert, `COMMIT`), tokio-postgres \
-             on PostgreSQL, the trigger both as the server sends it (four round trips) and as \
-             one statement (a data-modifying CTE, one round trip). Each source is triggered \
+             on PostgreSQL, the trigger both as a transaction of two statements (four round \
+             trips) and as the one statement the server sends (a data-modifying CTE, one \
+             round trip). Each source is triggered \
              once; a trigger row ends early if its sources run out. The server rows above and \
              below are given as a fraction of the best variant at the same number of callers.\n"
         );

@@ -160,6 +160,15 @@ impl Dialect for PgStore {
         tx.rollback().await
     }
 
+    /// One statement, autocommitted: one round trip instead of four
+    /// (BEGIN, flip, insert, COMMIT). Under READ COMMITTED its UPDATE waits
+    /// for a concurrent trigger's row lock and re-checks the status, as the
+    /// two-statement transaction did; the deferred foreign key on
+    /// `sources.last_job_id` is checked at the statement's commit.
+    async fn flip_and_insert(&self, writes: super::sql::TriggerWrites) -> StoreResult<bool> {
+        Ok(self.execute(On::Write, writes.combined).await? == 1)
+    }
+
     async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
         let prepared = prepare(&query.sql, query.params);
         let done = match on {

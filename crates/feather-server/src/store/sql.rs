@@ -337,18 +337,18 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
         async move { Ok(self.fetch_all(on, query).await?.into_iter().next()) }
     }
 
-    /// The trigger's transaction: runs `flip`; if it changed one row, runs
-    /// `insert` and commits (`true`), else rolls back (`false`). Dialects
-    /// with a faster way to run both override it.
+    /// The trigger's writes, atomically: the flip, and if it changed one
+    /// row the insert (`true`); nothing otherwise (`false`). By default a
+    /// transaction of the two statements; dialects with a faster way
+    /// override it.
     fn flip_and_insert(
         &self,
-        flip: Query,
-        insert: Query,
+        writes: TriggerWrites,
     ) -> impl Future<Output = StoreResult<bool>> + Send
     where
         Self: Sized,
     {
-        flip_then_insert(self, flip, insert)
+        flip_then_insert(self, writes.flip, writes.insert)
     }
 
     /// The status read without the pool, where the dialect has a faster way
@@ -468,6 +468,31 @@ pub const TRIGGER_FLIP: &str = "UPDATE sources SET status = $1, last_job_id = $2
 /// `$3` queued, `$4` now.
 pub const TRIGGER_INSERT: &str = "INSERT INTO sync_jobs (id, source_id, status, processed_count, created_at) \
      VALUES ($1, $2, $3, 0, $4)";
+
+/// The trigger's flip and insert as one statement (PostgreSQL: a
+/// data-modifying CTE; the insert happens only if the flip changed a row):
+/// `$1`..`$8` as [`TRIGGER_FLIP`], `$9` queued. One row inserted: the
+/// trigger won.
+pub const TRIGGER_ONE_STATEMENT: &str = "WITH flipped AS (\
+       UPDATE sources SET status = $1, last_job_id = $2, updated_at = $3 \
+       WHERE id = $4 AND kb_id = $5 \
+         AND kb_id IN (SELECT id FROM knowledge_bases WHERE org_id = $6) \
+         AND status IN ($7, $8) \
+       RETURNING id) \
+     INSERT INTO sync_jobs (id, source_id, status, processed_count, created_at) \
+     SELECT $2, id, $9, 0, $3 FROM flipped";
+
+/// A trigger's writes: the flip and the insert, and both as one statement
+/// ([`TRIGGER_ONE_STATEMENT`]); a dialect runs whichever suits it.
+#[derive(Clone, Debug)]
+pub struct TriggerWrites {
+    /// [`TRIGGER_FLIP`], bound.
+    pub flip: Query,
+    /// [`TRIGGER_INSERT`], bound.
+    pub insert: Query,
+    /// [`TRIGGER_ONE_STATEMENT`], bound.
+    pub combined: Query,
+}
 
 /// The state from a [`SYNC_STATE`] row.
 pub fn sync_state(row: &impl ReadRow) -> StoreResult<SourceSyncState> {
@@ -684,7 +709,17 @@ impl<D: Dialect> Store for D {
                 .id(source_id)
                 .job_status(job.status)
                 .time(now);
-            if self.flip_and_insert(flip, insert).await? {
+            let combined = Query {
+                sql: TRIGGER_ONE_STATEMENT.into(),
+                params: flip.params.clone(),
+            }
+            .job_status(job.status);
+            let writes = TriggerWrites {
+                flip,
+                insert,
+                combined,
+            };
+            if self.flip_and_insert(writes).await? {
                 return Ok(TriggerOutcome::Queued(job));
             }
 

@@ -583,10 +583,11 @@ impl Dialect for SqliteStore {
         Ok(bytes)
     }
 
-    async fn flip_and_insert(&self, flip: Query, insert: Query) -> StoreResult<bool> {
+    async fn flip_and_insert(&self, writes: sql::TriggerWrites) -> StoreResult<bool> {
+        // SQLite has no data-modifying CTE: the two statements, in one hop.
         match &self.triggers {
-            Some(triggers) => triggers.run(flip, insert).await,
-            None => sql::flip_then_insert(self, flip, insert).await,
+            Some(triggers) => triggers.run(writes.flip, writes.insert).await,
+            None => sql::flip_then_insert(self, writes.flip, writes.insert).await,
         }
     }
 
