@@ -269,8 +269,8 @@ impl Results {
         let _ = writeln!(
             md,
             "GET status at 64 connections on the small database, served alternately by a server \
-             with metrics (the default) and one with `--no-metrics`, {} rounds each in the order \
-             run; the cost compares the medians. A negative cost is noise.\n",
+             with metrics (the default) and one with `--no-metrics`, {} rounds each, alternating \
+             A B B A A B; the cost compares the medians. A negative cost is noise.\n",
             self.backends
                 .first()
                 .map_or(0, |b| b.metrics_cost.with_metrics.len())
