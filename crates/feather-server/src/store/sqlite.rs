@@ -150,22 +150,30 @@ impl TriggerWriter {
             }
             Ok(conn)
         };
-        let mut conn = open()?;
+        let mut conn = Some(open()?);
         let (send, receive) = std::sync::mpsc::channel::<TriggerWrite>();
         let thread = std::thread::Builder::new()
             .name("feather-sqlite-triggers".into())
             .spawn(move || {
                 for write in receive {
-                    let result = run_trigger(&mut conn, write.flip, write.insert);
-                    if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
-                        // Still inside a transaction: never reuse it.
-                        match open() {
-                            Ok(fresh) => conn = fresh,
-                            Err(e) => {
-                                let _ = write.done.send(Err(e));
-                                return;
-                            }
+                    // A connection dropped after a failure is reopened for
+                    // the next trigger; until that works, triggers get 503.
+                    let current = match conn.take() {
+                        Some(current) => Ok(current),
+                        None => open(),
+                    };
+                    let mut current = match current {
+                        Ok(current) => current,
+                        Err(e) => {
+                            let _ = write.done.send(Err(e));
+                            continue;
                         }
+                    };
+                    let result = run_trigger(&mut current, write.flip, write.insert);
+                    // Still inside a transaction after a failure: roll
+                    // back, or drop the connection; never reuse it half-open.
+                    if current.is_autocommit() || current.execute_batch("ROLLBACK").is_ok() {
+                        conn = Some(current);
                     }
                     let _ = write.done.send(result);
                 }
