@@ -7,6 +7,7 @@
 //! [`postgres::PgStore`] (several replicas on one database); [`open`] picks
 //! one from the database URL.
 
+pub mod pg_status;
 pub mod postgres;
 pub mod rules;
 pub mod sql;
@@ -568,7 +569,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// How many connections one pool holds, and how many of them are idle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolStats {
-    /// The pool's name (`writer`, `readers`, `inline`; `primary` on PostgreSQL).
+    /// The pool's name (`writer`, `readers`, `inline`; `primary` and `status`
+    /// on PostgreSQL).
     pub pool: &'static str,
     /// Connections open, idle or in use.
     pub open: usize,

@@ -16,6 +16,7 @@
 //! timeout with 503; the pool reconnects by itself when it returns.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,8 +25,11 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
+use super::pg_status::StatusReaders;
 use super::sql::{Dialect, On, OwnedTx, Param, Query, ReadRow, pool_stats};
-use super::{PoolStats, SEED_ITEMS, StoreError, StoreResult, seed_config, seed_ids};
+use super::{
+    PoolStats, SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, seed_ids,
+};
 
 /// How long a request waits for a connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +50,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// GET status's own connections (`None`: the URL has an option only
+    /// sqlx reads, and the status read uses `pool`).
+    status: Option<Arc<StatusReaders>>,
 }
 
 impl PgStore {
@@ -73,7 +80,8 @@ impl PgStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        let status = StatusReaders::new(url).map(Arc::new);
+        Ok(PgStore { pool, status })
     }
 }
 
@@ -249,11 +257,26 @@ impl Dialect for PgStore {
         ))
     }
 
+    async fn sync_state_direct(
+        &self,
+        org_id: Uuid,
+        kb_id: Uuid,
+        source_id: Uuid,
+    ) -> Option<StoreResult<Option<SourceSyncState>>> {
+        let status = self.status.as_ref()?;
+        Some(status.sync_state(org_id, kb_id, source_id).await)
+    }
+
     async fn close(&self) {
+        if let Some(status) = &self.status {
+            status.close();
+        }
         self.pool.close().await;
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        vec![pool_stats("primary", &self.pool)]
+        let mut stats = vec![pool_stats("primary", &self.pool)];
+        stats.extend(self.status.as_ref().map(|status| status.pool_stats()));
+        stats
     }
 }

@@ -351,15 +351,15 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
         flip_then_insert(self, writes.flip, writes.insert)
     }
 
-    /// The status read without the pool, where the dialect has a faster way
-    /// (`None`: use the shared query).
-    fn sync_state_inline(
+    /// The status read outside the shared pool, where the dialect has a
+    /// faster way (`None`: use the shared query).
+    fn sync_state_direct(
         &self,
         _org_id: Uuid,
         _kb_id: Uuid,
         _source_id: Uuid,
-    ) -> Option<StoreResult<Option<SourceSyncState>>> {
-        None
+    ) -> impl Future<Output = Option<StoreResult<Option<SourceSyncState>>>> + Send {
+        std::future::ready(None)
     }
 
     /// Closes every connection.
@@ -455,6 +455,19 @@ pub const SYNC_STATE: &str = "SELECT s.id AS s_id, s.status AS s_status, \
      JOIN knowledge_bases k ON k.id = s.kb_id \
      LEFT JOIN sync_jobs j ON j.id = s.last_job_id \
      WHERE s.id = $1 AND s.kb_id = $2 AND k.org_id = $3";
+
+/// [`SYNC_STATE`] for many reads at once (PostgreSQL only): `$1`, `$2`,
+/// `$3` are arrays of sources, knowledge bases and organizations, read `i`
+/// being the `i`-th of each; a row's `ord` (from 1) names its read. Each
+/// read gets exactly the row [`SYNC_STATE`] would give it.
+pub const SYNC_STATE_MANY: &str = "SELECT r.ord, s.id AS s_id, s.status AS s_status, \
+            j.id, j.source_id, j.status, j.total_items, j.processed_count, j.failed_count, \
+            j.error_message, j.attempts, j.created_at, j.started_at, j.completed_at \
+     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY \
+         AS r(source_id, kb_id, org_id, ord) \
+     JOIN sources s ON s.id = r.source_id AND s.kb_id = r.kb_id \
+     JOIN knowledge_bases k ON k.id = s.kb_id AND k.org_id = r.org_id \
+     LEFT JOIN sync_jobs j ON j.id = s.last_job_id";
 
 /// The trigger's guarded flip: `$1` syncing, `$2` the new job's id, `$3`
 /// now, `$4` source, `$5` knowledge base, `$6` organization, `$7`/`$8` the
@@ -1024,7 +1037,7 @@ impl<D: Dialect> Store for D {
         kb_id: Uuid,
         source_id: Uuid,
     ) -> StoreResult<Option<SourceSyncState>> {
-        if let Some(read) = self.sync_state_inline(org_id, kb_id, source_id) {
+        if let Some(read) = self.sync_state_direct(org_id, kb_id, source_id).await {
             return read;
         }
         let read = Query::new(SYNC_STATE).id(source_id).id(kb_id).id(org_id);

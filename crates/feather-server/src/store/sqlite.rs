@@ -481,7 +481,7 @@ impl Dialect for SqliteStore {
         })
     }
 
-    fn sync_state_inline(
+    async fn sync_state_direct(
         &self,
         org_id: Uuid,
         kb_id: Uuid,
