@@ -106,6 +106,19 @@ struct RunArgs {
     /// What the report names as the revision measured.
     #[arg(long, default_value = "unknown")]
     revision: String,
+    /// Run only these parts (default: all). A partial report is for
+    /// experiments, not for BENCHMARKS.md.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+}
+
+/// A part of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// The API: GET status, the ceilings, scale, metrics cost, triggers.
+    Api,
+    /// The sync engine.
+    Engine,
 }
 
 fn main() -> ExitCode {
@@ -194,29 +207,33 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut backends = Vec::new();
     let mut engine = Vec::new();
 
-    let sqlite_url = scenarios::sqlite_url(&settings.work_dir, "api");
-    let (sqlite, body) = scenarios::api(&settings, "sqlite", &sqlite_url).await?;
-    backends.push(sqlite);
-    let ceiling = scenarios::ceiling(&settings, &body).await?;
-    engine.push(
-        scenarios::engine(
-            &settings,
-            "sqlite",
-            &scenarios::sqlite_url(&settings.work_dir, "engine"),
-        )
-        .await?,
-    );
+    let runs = |part: Part| args.only.is_empty() || args.only.contains(&part);
+    let mut ceiling = scenarios::CeilingResults::default();
+    if runs(Part::Api) {
+        let sqlite_url = scenarios::sqlite_url(&settings.work_dir, "api");
+        let (sqlite, body) = scenarios::api(&settings, "sqlite", &sqlite_url).await?;
+        backends.push(sqlite);
+        ceiling = scenarios::ceiling(&settings, &body).await?;
+    }
+    if runs(Part::Engine) {
+        let url = scenarios::sqlite_url(&settings.work_dir, "engine");
+        engine.push(scenarios::engine(&settings, "sqlite", &url).await?);
+    }
 
     let postgres_skipped = match &args.postgres_url {
         None => Some("FEATHER_TEST_DATABASE_URL was not set.".to_string()),
         Some(admin_url) => {
             // Each database is dropped again when its TestDb is.
-            let db = TestDb::postgres(admin_url, "feather_bench_api").await?;
-            backends.push(scenarios::api(&settings, "postgres", &db.url).await?.0);
-            drop(db);
-            let db = TestDb::postgres(admin_url, "feather_bench_engine").await?;
-            engine.push(scenarios::engine(&settings, "postgres", &db.url).await?);
-            drop(db);
+            if runs(Part::Api) {
+                let db = TestDb::postgres(admin_url, "feather_bench_api").await?;
+                backends.push(scenarios::api(&settings, "postgres", &db.url).await?.0);
+                drop(db);
+            }
+            if runs(Part::Engine) {
+                let db = TestDb::postgres(admin_url, "feather_bench_engine").await?;
+                engine.push(scenarios::engine(&settings, "postgres", &db.url).await?);
+                drop(db);
+            }
             None
         }
     };

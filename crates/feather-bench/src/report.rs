@@ -19,6 +19,8 @@ pub mod targets {
     pub const TRIGGER_DB_FRACTION: f64 = 0.50;
     /// Throughput GET status may lose to metrics, in percent.
     pub const METRICS_COST_PERCENT: f64 = 5.0;
+    /// Ingest rate of the largest synthetic job over the smallest's.
+    pub const INGEST_SIZE_RATIO: f64 = 0.9;
 }
 
 /// The machine a run was made on.
@@ -169,7 +171,7 @@ impl Results {
     }
 
     fn summary(&self, md: &mut String) {
-        if self.backends.is_empty() {
+        if self.backends.is_empty() && self.engine.is_empty() {
             return;
         }
         let _ = writeln!(md, "## Targets\n");
@@ -256,6 +258,23 @@ impl Results {
                 cost,
                 meets(cost < targets::METRICS_COST_PERCENT)
             );
+        }
+        for engine in &self.engine {
+            if let (Some(small), Some(large)) = (engine.sizes.first(), engine.sizes.last()) {
+                let r = ratio(large.items_per_second, small.items_per_second);
+                let _ = writeln!(
+                    md,
+                    "| Ingest rate on {}, {} vs {} items in one job, ≥ {:.1}× | {:.2}× ({:.0} vs {:.0} items/s) | {} |",
+                    engine.backend,
+                    large.items,
+                    small.items,
+                    targets::INGEST_SIZE_RATIO,
+                    r,
+                    large.items_per_second,
+                    small.items_per_second,
+                    meets(r >= targets::INGEST_SIZE_RATIO)
+                );
+            }
         }
         md.push('\n');
     }
@@ -525,14 +544,16 @@ impl Results {
             "Default engine settings; time from the first job's `started_at` to the last \
              job's `completed_at`, as the status endpoint reports them. Synthetic items have \
              no delay; the site is served by the bench process over loopback (about 2.5 KB \
-             per page, 10 links each).\n"
+             per page, 10 links each). The last three rows are one synthetic source each of \
+             half, once and twice the items, run in that order on the same database: the \
+             ingest rate should not depend on a job's size.\n"
         );
         let _ = writeln!(
             md,
             "| Backend | Workers | Run | Items | Seconds | Items/s | Final status |\n|---|---:|---|---:|---:|---:|---|"
         );
         for engine in &self.engine {
-            for run in &engine.runs {
+            for run in engine.runs.iter().chain(&engine.sizes) {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {:.2} | {:.0} | {} |",

@@ -103,7 +103,7 @@ async fn point(
 }
 
 /// The hyper ceiling at each connection count.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct CeilingResults {
     /// Bytes of the fixed body (the size of a real status body).
     pub body_bytes: usize,
@@ -549,6 +549,9 @@ pub struct EngineResults {
     pub workers: usize,
     /// The runs.
     pub runs: Vec<SyncRun>,
+    /// One source of half, once and twice the synthetic items, in that
+    /// order: the ingest rate should not depend on the job's size.
+    pub sizes: Vec<SyncRun>,
 }
 
 /// The sync engine (default 4 workers) running synthetic sources and a crawl
@@ -571,6 +574,15 @@ pub async fn engine(
         )
         .await?
         .id;
+    let size_items = [items / 2, items, items * 2];
+    let mut by_size = Vec::new();
+    for n in size_items {
+        let config = serde_json::json!({ "items": n });
+        let source = store
+            .create_source(t.kb, &format!("synthetic-size-{n}"), "synthetic", &config)
+            .await?;
+        by_size.push((n, source.id));
+    }
     let mut parallel = Vec::new();
     for i in 0..workers {
         let config = serde_json::json!({ "items": items / workers as u64 });
@@ -624,12 +636,17 @@ pub async fn engine(
         )
         .await?,
     );
+    let mut sizes = Vec::new();
+    for (n, source) in by_size {
+        sizes.push(sync(&server, &t, &format!("synthetic, {n} items"), &[source]).await?);
+    }
     drop(server); // SIGKILL, and wait for the exit
     site.abort();
     Ok(EngineResults {
         backend: backend.into(),
         workers,
         runs,
+        sizes,
     })
 }
 

@@ -850,7 +850,10 @@ impl<D: Dialect> Store for D {
                      size_bytes = excluded.size_bytes, text = excluded.text, \
                      last_seen_job_id = excluded.last_seen_job_id, updated_at = excluded.updated_at",
             )
-            .id(Uuid::new_v4())
+            // Time-ordered ids (v7): a new document's key goes to the end of
+            // the primary-key index instead of a random page of it, so an
+            // insert costs the same with 50,000 documents or 1,000,000.
+            .id(Uuid::now_v7())
             .id(job.source_id)
             .text(&doc.external_id)
             .opt_text(doc.title.as_deref())
