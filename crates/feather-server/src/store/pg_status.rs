@@ -89,7 +89,12 @@ impl StatusReaders {
         let mut config: Config = url.parse().ok()?;
         config
             .application_name("feather-server status")
-            .connect_timeout(CONNECT_TIMEOUT);
+            .connect_timeout(CONNECT_TIMEOUT)
+            // These connections run only primary-key lookups: pin that plan
+            // (nested loops of index probes), which PostgreSQL may otherwise
+            // trade for scans while the tables are small and then keep in
+            // its cached generic plan as they grow.
+            .options("-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off");
         let config = Arc::new(config);
         let stop = CancellationToken::new();
         let lanes = (0..CONNECTIONS)

@@ -460,14 +460,25 @@ pub const SYNC_STATE: &str = "SELECT s.id AS s_id, s.status AS s_status, \
 /// `$3` are arrays of sources, knowledge bases and organizations, read `i`
 /// being the `i`-th of each; a row's `ord` (from 1) names its read. Each
 /// read gets exactly the row [`SYNC_STATE`] would give it.
-pub const SYNC_STATE_MANY: &str = "SELECT r.ord, s.id AS s_id, s.status AS s_status, \
+///
+/// The inner query joins by primary keys only and the knowledge base and
+/// organization are checked after it (`OFFSET 0` keeps the planner from
+/// pushing that check into the joins): given `s.kb_id = r.kb_id` as a join
+/// condition, a plan cached while the tables were small probed
+/// `sources_kb` and, once one knowledge base held 100,000 sources, read
+/// all of them for every request (measured: 570 req/s instead of 18,000).
+pub const SYNC_STATE_MANY: &str = "SELECT * FROM (\
+       SELECT r.ord, r.kb_id AS want_kb, r.org_id AS want_org, s.kb_id AS s_kb, \
+            k.org_id AS k_org, s.id AS s_id, s.status AS s_status, \
             j.id, j.source_id, j.status, j.total_items, j.processed_count, j.failed_count, \
             j.error_message, j.attempts, j.created_at, j.started_at, j.completed_at \
-     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY \
-         AS r(source_id, kb_id, org_id, ord) \
-     JOIN sources s ON s.id = r.source_id AND s.kb_id = r.kb_id \
-     JOIN knowledge_bases k ON k.id = s.kb_id AND k.org_id = r.org_id \
-     LEFT JOIN sync_jobs j ON j.id = s.last_job_id";
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY \
+           AS r(source_id, kb_id, org_id, ord) \
+       JOIN sources s ON s.id = r.source_id \
+       JOIN knowledge_bases k ON k.id = s.kb_id \
+       LEFT JOIN sync_jobs j ON j.id = s.last_job_id \
+       OFFSET 0) found \
+     WHERE s_kb = want_kb AND k_org = want_org";
 
 /// The trigger's guarded flip: `$1` syncing, `$2` the new job's id, `$3`
 /// now, `$4` source, `$5` knowledge base, `$6` organization, `$7`/`$8` the
