@@ -223,28 +223,6 @@ async fn a_sync_that_meets_a_full_database_finishes_once_space_is_back() -> anyh
     Ok(())
 }
 
-/// The URL of `url`'s database reached through `proxy`.
-fn through(url: &str, proxy: &TcpProxy) -> anyhow::Result<String> {
-    let mut proxied = url::Url::parse(url)?;
-    proxied
-        .set_host(Some(&proxy.addr.ip().to_string()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    proxied
-        .set_port(Some(proxy.addr.port()))
-        .map_err(|()| anyhow::anyhow!("cannot set a port on {url}"))?;
-    Ok(proxied.to_string())
-}
-
-/// The PostgreSQL server's address in `url`.
-fn server_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
-    let parsed = url::Url::parse(url)?;
-    let host = parsed.host_str().unwrap_or("127.0.0.1");
-    let port = parsed.port().unwrap_or(5432);
-    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{host}:{port} does not resolve"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_connections_cut_mid_transaction_lose_no_acknowledged_trigger()
 -> anyhow::Result<()> {
@@ -256,8 +234,9 @@ async fn postgres_connections_cut_mid_transaction_lose_no_acknowledged_trigger()
     let kb = direct.create_knowledge_base(org, "kb").await?.id;
     let ids = direct.seed_history(kb, "cut", 1_000, 0).await?;
 
-    let proxy = std::sync::Arc::new(TcpProxy::start(server_addr(&db.url)?).await?);
-    let proxied = store::open(&through(&db.url, &proxy)?).await?;
+    let (proxy, proxied_url) = TcpProxy::in_front_of(&db.url).await?;
+    let proxy = std::sync::Arc::new(proxy);
+    let proxied = store::open(&proxied_url).await?;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut callers = tokio::task::JoinSet::new();
     for chunk in ids.chunks(125) {

@@ -76,19 +76,8 @@ async fn an_unreachable_database_is_not_ready_but_the_process_is_alive() -> anyh
     let Some(db) = TestDb::fresh(Backend::Postgres).await? else {
         return Ok(());
     };
-    let upstream = {
-        let url = url::Url::parse(&db.url)?;
-        let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), url.port().unwrap_or(5432)))?
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no address for {host}"))?
-    };
-    let proxy = TcpProxy::start(upstream).await?;
-    let mut proxied = url::Url::parse(&db.url)?;
-    proxied
-        .set_port(Some(proxy.addr.port()))
-        .map_err(|()| anyhow::anyhow!("cannot set the port"))?;
-    let store = feather_server::store::open(proxied.as_str()).await?;
+    let (proxy, proxied) = TcpProxy::in_front_of(&db.url).await?;
+    let store = feather_server::store::open(&proxied).await?;
     let server = feather_server::start(
         store,
         "127.0.0.1:0".parse()?,

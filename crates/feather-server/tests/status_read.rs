@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{Backend, TestDb};
-use feather_server::store::{SourceSyncState, Store, StoreError, TriggerOutcome};
+use feather_server::store::{SourceSyncState, StoreError, TriggerOutcome};
 use feather_test_support::on_both_backends;
 use feather_test_support::proxy::TcpProxy;
 use futures_util::future::join_all;
@@ -136,30 +136,14 @@ async fn a_read_sees_the_trigger_acknowledged_before_it(backend: Backend) -> any
     Ok(())
 }
 
-/// A PostgreSQL store whose connections go through `proxy`.
-async fn through_proxy(db: &TestDb) -> anyhow::Result<(TcpProxy, std::sync::Arc<dyn Store>)> {
-    let url = url::Url::parse(&db.url)?;
-    let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
-    let upstream =
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), url.port().unwrap_or(5432)))?
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no address for {host}"))?;
-    let proxy = TcpProxy::start(upstream).await?;
-    let mut proxied = url.clone();
-    proxied
-        .set_port(Some(proxy.addr.port()))
-        .map_err(|()| anyhow::anyhow!("cannot set the port"))?;
-    let store = feather_server::store::open(proxied.as_str()).await?;
-    Ok((proxy, store))
-}
-
 #[tokio::test]
 async fn postgres_status_reads_survive_cut_connections_and_answer_503_without_a_database()
 -> anyhow::Result<()> {
     let Some(db) = TestDb::fresh(Backend::Postgres).await? else {
         return Ok(());
     };
-    let (proxy, store) = through_proxy(&db).await?;
+    let (proxy, proxied) = TcpProxy::in_front_of(&db.url).await?;
+    let store = feather_server::store::open(&proxied).await?;
     let org = store.create_organization("acme").await?.id;
     let kb = store.create_knowledge_base(org, "kb").await?.id;
     let source = store

@@ -42,6 +42,25 @@ impl TcpProxy {
         Ok(TcpProxy { addr, cuts, accept })
     }
 
+    /// A proxy in front of the database server of `url` (`postgres://...`),
+    /// and `url` with its host and port pointing at the proxy.
+    pub async fn in_front_of(url: &str) -> anyhow::Result<(TcpProxy, String)> {
+        let mut proxied = url::Url::parse(url)?;
+        let host = proxied.host_str().unwrap_or("127.0.0.1").to_owned();
+        let port = proxied.port().unwrap_or(5432);
+        let upstream = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{host}:{port} does not resolve"))?;
+        let proxy = TcpProxy::start(upstream).await?;
+        proxied
+            .set_host(Some(&proxy.addr.ip().to_string()))
+            .map_err(|e| anyhow::anyhow!("cannot set a host on {url}: {e}"))?;
+        proxied
+            .set_port(Some(proxy.addr.port()))
+            .map_err(|()| anyhow::anyhow!("cannot set a port on {url}"))?;
+        Ok((proxy, proxied.to_string()))
+    }
+
     /// Closes every connection open now; later ones are forwarded again.
     pub fn cut(&self) {
         self.cuts.send_modify(|generation| *generation += 1);
