@@ -33,6 +33,10 @@
 //! never a silently wrong type. The conversion is idempotent, and a 3.0
 //! document passes through unchanged.
 //!
+//! [`normalize`] applies only the rewrites that keep the meaning, refusing
+//! and dropping nothing: it is how `openapi-drift` reads 3.0 and 3.1
+//! documents into one form.
+//!
 //! Architecture invariant: this crate does no I/O and prints nothing;
 //! warnings come back as data in [`Conversion::warnings`].
 
@@ -109,6 +113,31 @@ pub enum ConvertError {
 /// converting the output again changes nothing.
 pub fn convert(mut document: Value) -> Result<Conversion, ConvertError> {
     let mut warnings = Vec::new();
-    walk::convert_document(&mut document, &mut warnings)?;
+    walk::convert_document(&mut document, &mut warnings, Mode::Convert)?;
     Ok(Conversion { document, warnings })
+}
+
+/// Rewrites only what means the same in 3.0 and 3.1, for reading both into
+/// one form (the diff does): the nullability forms, `const`, numeric
+/// exclusive bounds, `$ref` siblings, boolean schemas and the content
+/// keywords' format (the keywords stay) become their 3.0 spelling.
+/// Nothing is refused or dropped: `if`/`then`/`else`, `prefixItems`,
+/// `patternProperties`, `propertyNames`, `contains`, `dependent*`,
+/// `unevaluated*` and `$defs` stay, their subschemas normalized too, and the
+/// version string is kept. A value of the wrong JSON type where an object
+/// belongs (`responses: null`) is read as absent, with a [`Warning`] naming
+/// it. Fails only when the root is not an OpenAPI 3.0/3.1 object.
+pub fn normalize(mut document: Value) -> Result<Conversion, ConvertError> {
+    let mut warnings = Vec::new();
+    walk::convert_document(&mut document, &mut warnings, Mode::Normalize)?;
+    Ok(Conversion { document, warnings })
+}
+
+/// Which of the two rewrites runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// [`convert`]: to OpenAPI 3.0.3, refusing what 3.0 cannot express.
+    Convert,
+    /// [`normalize`]: meaning-preserving rewrites only, never refusing.
+    Normalize,
 }

@@ -9,7 +9,35 @@ use serde_json::{Map, Value, json};
 
 use crate::pointer::{child, index};
 use crate::walk::malformed;
-use crate::{ConvertError, Warning};
+use crate::{ConvertError, Mode, Warning};
+
+/// What a schema rewrite needs besides the schema: where warnings go and
+/// whether 3.0-inexpressible constructs are refused or kept.
+pub(crate) struct Cx<'w> {
+    pub(crate) warnings: &'w mut Vec<Warning>,
+    pub(crate) mode: Mode,
+}
+
+impl Cx<'_> {
+    fn keeps(&self) -> bool {
+        self.mode == Mode::Normalize
+    }
+
+    /// A malformed value: an error when converting; when normalizing, a
+    /// warning naming it, and the value is read as absent.
+    pub(crate) fn malformed(&mut self, pointer: &str, expected: &str) -> Result<(), ConvertError> {
+        match self.mode {
+            Mode::Convert => Err(malformed(pointer, expected)),
+            Mode::Normalize => {
+                self.warnings.push(Warning {
+                    pointer: pointer.to_owned(),
+                    message: format!("expected {expected}; read as absent"),
+                });
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Keywords that describe a schema without constraining it.
 const ANNOTATIONS: [&str; 8] = [
@@ -60,10 +88,14 @@ const INEXPRESSIBLE: [(&str, &str); 7] = [
 ];
 
 /// Converts one schema (and everything below it) in place.
+///
+/// In [`Mode::Normalize`] only the rewrites that keep the meaning are made:
+/// what 3.0 cannot express stays as it is (its subschemas normalized too),
+/// and a malformed value is a warning instead of an error.
 pub(crate) fn convert_schema(
     schema: &mut Value,
     pointer: &str,
-    warnings: &mut Vec<Warning>,
+    cx: &mut Cx<'_>,
 ) -> Result<(), ConvertError> {
     let map = match schema {
         Value::Bool(true) => {
@@ -75,44 +107,64 @@ pub(crate) fn convert_schema(
             return Ok(());
         }
         Value::Object(map) => map,
-        _ => return Err(malformed(pointer, "a schema (an object or a boolean)")),
+        _ => return cx.malformed(pointer, "a schema (an object or a boolean)"),
     };
 
     if map.contains_key("$ref") {
-        return convert_reference(map, pointer, warnings);
+        return convert_reference(map, pointer, cx);
     }
 
-    for (keyword, reason) in INEXPRESSIBLE {
-        if map.contains_key(keyword) {
-            return Err(ConvertError::Inexpressible {
-                pointer: child(pointer, keyword),
-                keyword: keyword.into(),
-                reason: reason.into(),
-            });
+    if !cx.keeps() {
+        for (keyword, reason) in INEXPRESSIBLE {
+            if map.contains_key(keyword) {
+                return Err(ConvertError::Inexpressible {
+                    pointer: child(pointer, keyword),
+                    keyword: keyword.into(),
+                    reason: reason.into(),
+                });
+            }
         }
     }
 
-    convert_subschemas(map, pointer, warnings)?;
+    convert_subschemas(map, pointer, cx)?;
 
     for keyword in SILENTLY_DROPPED {
         map.remove(keyword);
     }
-    for keyword in DROPPED_WITH_WARNING {
-        if map.remove(keyword).is_some() {
-            warnings.push(Warning {
-                pointer: child(pointer, keyword),
-                message: format!("`{keyword}` dropped: OpenAPI 3.0 cannot state this constraint"),
-            });
+    if !cx.keeps() {
+        for keyword in DROPPED_WITH_WARNING {
+            if map.remove(keyword).is_some() {
+                cx.warnings.push(Warning {
+                    pointer: child(pointer, keyword),
+                    message: format!(
+                        "`{keyword}` dropped: OpenAPI 3.0 cannot state this constraint"
+                    ),
+                });
+            }
         }
+        convert_prefix_items(map, pointer, cx)?;
     }
-    convert_prefix_items(map, pointer, warnings)?;
-    convert_type_array(map, pointer)?;
+    convert_type_array(map, pointer, cx)?;
     convert_const(map);
-    convert_examples(map, pointer, warnings);
-    convert_exclusive_bound(map, "exclusiveMinimum", "minimum", pointer, |a, b| a >= b)?;
-    convert_exclusive_bound(map, "exclusiveMaximum", "maximum", pointer, |a, b| a <= b)?;
-    convert_content_keywords(map);
-    remove_null_branches(map, pointer)?;
+    convert_examples(map, pointer, cx.warnings);
+    convert_exclusive_bound(
+        map,
+        "exclusiveMinimum",
+        "minimum",
+        pointer,
+        |a, b| a >= b,
+        cx,
+    )?;
+    convert_exclusive_bound(
+        map,
+        "exclusiveMaximum",
+        "maximum",
+        pointer,
+        |a, b| a <= b,
+        cx,
+    )?;
+    convert_content_keywords(map, cx.keeps());
+    remove_null_branches(map, pointer, cx)?;
     Ok(())
 }
 
@@ -137,7 +189,7 @@ pub(crate) fn admits_null_31(schema: &Value) -> bool {
 fn convert_reference(
     map: &mut Map<String, Value>,
     pointer: &str,
-    warnings: &mut Vec<Warning>,
+    cx: &mut Cx<'_>,
 ) -> Result<(), ConvertError> {
     // 3.0 ignores a reference's siblings; only pure annotations may stay.
     let has_meaningful_siblings = map
@@ -152,7 +204,7 @@ fn convert_reference(
     if let Value::Object(wrapper_map) = &mut wrapper {
         wrapper_map.insert("allOf".into(), json!([{ "$ref": reference }]));
     }
-    convert_schema(&mut wrapper, pointer, warnings)?;
+    convert_schema(&mut wrapper, pointer, cx)?;
     if let Value::Object(wrapper_map) = wrapper {
         *map = wrapper_map;
     }
@@ -162,38 +214,55 @@ fn convert_reference(
 fn convert_subschemas(
     map: &mut Map<String, Value>,
     pointer: &str,
-    warnings: &mut Vec<Warning>,
+    cx: &mut Cx<'_>,
 ) -> Result<(), ConvertError> {
-    if let Some(properties) = map.get_mut("properties") {
-        let pointer = child(pointer, "properties");
-        let Value::Object(properties) = properties else {
-            return Err(malformed(&pointer, "an object of property schemas"));
-        };
-        for (name, property) in properties.iter_mut() {
-            convert_schema(property, &child(&pointer, name), warnings)?;
+    // Maps of name → schema.
+    let maps: &[&str] = if cx.keeps() {
+        &[
+            "properties",
+            "patternProperties",
+            "dependentSchemas",
+            "$defs",
+        ]
+    } else {
+        &["properties"]
+    };
+    for keyword in maps {
+        if let Some(entries) = map.get_mut(*keyword) {
+            let pointer = child(pointer, keyword);
+            let Value::Object(entries) = entries else {
+                let expected = if *keyword == "properties" {
+                    "an object of property schemas"
+                } else {
+                    "an object of schemas"
+                };
+                cx.malformed(&pointer, expected)?;
+                map.remove(*keyword);
+                continue;
+            };
+            for (name, entry) in entries.iter_mut() {
+                convert_schema(entry, &child(&pointer, name), cx)?;
+            }
         }
     }
     if let Some(additional) = map.get_mut("additionalProperties")
         && additional.is_object()
     {
-        convert_schema(
-            additional,
-            &child(pointer, "additionalProperties"),
-            warnings,
-        )?;
+        convert_schema(additional, &child(pointer, "additionalProperties"), cx)?;
     }
     match map.get_mut("items") {
         Some(Value::Array(_)) => {
-            return Err(malformed(
+            cx.malformed(
                 &child(pointer, "items"),
                 "a single schema (use prefixItems for tuples)",
-            ));
+            )?;
+            map.remove("items");
         }
         Some(Value::Bool(true)) => {
             map.insert("items".into(), json!({}));
         }
         Some(items @ Value::Object(_)) => {
-            convert_schema(items, &child(pointer, "items"), warnings)?;
+            convert_schema(items, &child(pointer, "items"), cx)?;
         }
         _ => {}
     }
@@ -201,15 +270,37 @@ fn convert_subschemas(
         if let Some(branches) = map.get_mut(keyword) {
             let pointer = child(pointer, keyword);
             let Value::Array(branches) = branches else {
-                return Err(malformed(&pointer, "an array of schemas"));
+                cx.malformed(&pointer, "an array of schemas")?;
+                map.remove(keyword);
+                continue;
             };
             for (position, branch) in branches.iter_mut().enumerate() {
-                convert_schema(branch, &index(&pointer, position), warnings)?;
+                convert_schema(branch, &index(&pointer, position), cx)?;
             }
         }
     }
-    if let Some(not) = map.get_mut("not") {
-        convert_schema(not, &child(pointer, "not"), warnings)?;
+    // Single subschemas; in conversion mode only `not` reaches here (the
+    // others were refused or are dropped afterwards).
+    let singles: &[&str] = if cx.keeps() {
+        &[
+            "not",
+            "if",
+            "then",
+            "else",
+            "propertyNames",
+            "contains",
+            "unevaluatedItems",
+            "unevaluatedProperties",
+        ]
+    } else {
+        &["not"]
+    };
+    for keyword in singles {
+        if let Some(schema) = map.get_mut(*keyword)
+            && (schema.is_object() || schema.is_boolean())
+        {
+            convert_schema(schema, &child(pointer, keyword), cx)?;
+        }
     }
     Ok(())
 }
@@ -219,7 +310,7 @@ fn convert_subschemas(
 fn convert_prefix_items(
     map: &mut Map<String, Value>,
     pointer: &str,
-    warnings: &mut Vec<Warning>,
+    cx: &mut Cx<'_>,
 ) -> Result<(), ConvertError> {
     let Some(prefix) = map.remove("prefixItems") else {
         return Ok(());
@@ -251,7 +342,7 @@ fn convert_prefix_items(
         0 => json!({}),
         1 => alternatives.remove(0),
         _ => {
-            warnings.push(Warning {
+            cx.warnings.push(Warning {
                 pointer: child(pointer, "prefixItems"),
                 message: format!(
                     "tuple of {n_positions} positions widened to an array of their union: \
@@ -267,7 +358,11 @@ fn convert_prefix_items(
 
 /// `type: [T, "null"]` becomes `type: T` with `nullable: true`; several
 /// non-null types become an `anyOf` of single-type schemas.
-fn convert_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<(), ConvertError> {
+fn convert_type_array(
+    map: &mut Map<String, Value>,
+    pointer: &str,
+    cx: &mut Cx<'_>,
+) -> Result<(), ConvertError> {
     if map.get("type").and_then(Value::as_str) == Some("null") {
         map.remove("type");
         map.insert("enum".into(), json!([null]));
@@ -283,7 +378,7 @@ fn convert_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<(),
         match entry.as_str() {
             Some("null") => nullable = true,
             Some(name) => names.push(name.to_owned()),
-            None => return Err(malformed(&child(pointer, "type"), "type names as strings")),
+            None => return cx.malformed(&child(pointer, "type"), "type names as strings"),
         }
     }
     match names.as_slice() {
@@ -296,6 +391,10 @@ fn convert_type_array(map: &mut Map<String, Value>, pointer: &str) -> Result<(),
         }
         several => {
             if map.contains_key("anyOf") {
+                if cx.keeps() {
+                    // Kept as a list: the diff compares type lists itself.
+                    return Ok(());
+                }
                 return Err(ConvertError::Inexpressible {
                     pointer: child(pointer, "type"),
                     keyword: "type".into(),
@@ -348,6 +447,7 @@ fn convert_exclusive_bound(
     inclusive_key: &str,
     pointer: &str,
     inclusive_is_tighter: fn(f64, f64) -> bool,
+    cx: &mut Cx<'_>,
 ) -> Result<(), ConvertError> {
     let Some(exclusive) = map.get(exclusive_key) else {
         return Ok(());
@@ -356,10 +456,8 @@ fn convert_exclusive_bound(
         return Ok(());
     }
     let Some(exclusive_number) = exclusive.as_f64() else {
-        return Err(malformed(
-            &child(pointer, exclusive_key),
-            "a number or a boolean",
-        ));
+        map.remove(exclusive_key);
+        return cx.malformed(&child(pointer, exclusive_key), "a number or a boolean");
     };
     let exclusive = exclusive.clone();
     let inclusive = map.get(inclusive_key).and_then(Value::as_f64);
@@ -380,9 +478,19 @@ fn convert_exclusive_bound(
 
 /// `contentEncoding: base64` marks base64 text (`format: byte`); a
 /// `contentMediaType` without an encoding marks raw bytes (`format: binary`).
-fn convert_content_keywords(map: &mut Map<String, Value>) {
-    let encoding = map.remove("contentEncoding");
-    let media_type = map.remove("contentMediaType");
+/// `keep` leaves the two keywords beside the format.
+fn convert_content_keywords(map: &mut Map<String, Value>, keep: bool) {
+    let (encoding, media_type) = if keep {
+        (
+            map.get("contentEncoding").cloned(),
+            map.get("contentMediaType").cloned(),
+        )
+    } else {
+        (
+            map.remove("contentEncoding"),
+            map.remove("contentMediaType"),
+        )
+    };
     if encoding.is_none() && media_type.is_none() {
         return;
     }
@@ -423,7 +531,11 @@ fn is_null_schema(schema: &Value) -> bool {
 /// Drops `null` branches from `anyOf`/`oneOf` and marks the schema
 /// `nullable`. One remaining branch is merged into the parent (a reference
 /// is wrapped in `allOf`); several keep the union.
-fn remove_null_branches(map: &mut Map<String, Value>, pointer: &str) -> Result<(), ConvertError> {
+fn remove_null_branches(
+    map: &mut Map<String, Value>,
+    pointer: &str,
+    cx: &Cx<'_>,
+) -> Result<(), ConvertError> {
     for union in ["anyOf", "oneOf"] {
         let Some(Value::Array(branches)) = map.get(union) else {
             continue;
@@ -437,14 +549,17 @@ fn remove_null_branches(map: &mut Map<String, Value>, pointer: &str) -> Result<(
             .cloned()
             .collect();
         if remaining.is_empty() {
-            map.remove(union);
             if map.contains_key("type") {
+                if cx.keeps() {
+                    continue;
+                }
                 return Err(ConvertError::Inexpressible {
                     pointer: child(pointer, union),
                     keyword: union.into(),
                     reason: "a typed schema whose only alternative is null".into(),
                 });
             }
+            map.remove(union);
             map.insert("enum".into(), json!([null]));
             map.insert("nullable".into(), json!(true));
             continue;
@@ -466,6 +581,9 @@ fn remove_null_branches(map: &mut Map<String, Value>, pointer: &str) -> Result<(
             _ => false,
         };
         if !mergeable && map.contains_key("allOf") {
+            if cx.keeps() {
+                continue;
+            }
             return Err(ConvertError::Inexpressible {
                 pointer: child(pointer, union),
                 keyword: union.into(),

@@ -8,8 +8,8 @@
 use serde_json::{Map, Value};
 
 use crate::pointer::{child, index};
-use crate::schema::{admits_null_31, convert_schema};
-use crate::{ConvertError, Warning};
+use crate::schema::{Cx, admits_null_31, convert_schema};
+use crate::{ConvertError, Mode, Warning};
 
 const OPERATION_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -19,6 +19,7 @@ const OPERATION_METHODS: [&str; 8] = [
 pub(crate) fn convert_document(
     document: &mut Value,
     warnings: &mut Vec<Warning>,
+    mode: Mode,
 ) -> Result<(), ConvertError> {
     let Value::Object(root) = document else {
         return Err(ConvertError::NotAnObject);
@@ -29,10 +30,20 @@ pub(crate) fn convert_document(
         .ok_or(ConvertError::MissingVersion)?
         .trim()
         .to_owned();
-    if version.starts_with("3.1.") || version == "3.1" {
-        root.insert("openapi".into(), Value::String("3.0.3".into()));
-    } else if !version.starts_with("3.0.") {
+    let is_31 = version.starts_with("3.1.") || version == "3.1";
+    if !is_31 && !version.starts_with("3.0.") {
         return Err(ConvertError::UnsupportedVersion(version));
+    }
+    if mode == Mode::Normalize {
+        // Only schemas are rewritten: the document keeps its version, its
+        // webhooks and everything else 3.0 lacks.
+        let mut walker = Walker {
+            cx: Cx { warnings, mode },
+        };
+        return walker.root(root);
+    }
+    if is_31 {
+        root.insert("openapi".into(), Value::String("3.0.3".into()));
     }
 
     root.remove("jsonSchemaDialect");
@@ -55,26 +66,49 @@ pub(crate) fn convert_document(
         root.insert("paths".into(), Value::Object(Map::new()));
     }
 
-    let mut walker = Walker { warnings };
-    if let Some(paths) = root.get_mut("paths") {
-        let paths = as_object_mut(paths, "/paths", "an object of path items")?;
-        for (path, item) in paths.iter_mut() {
-            walker.path_item(item, &child("/paths", path))?;
-        }
-    }
-    if let Some(components) = root.get_mut("components") {
-        walker.components(components)?;
-    }
-    Ok(())
+    let mut walker = Walker {
+        cx: Cx { warnings, mode },
+    };
+    walker.root(root)
 }
 
 struct Walker<'w> {
-    warnings: &'w mut Vec<Warning>,
+    cx: Cx<'w>,
 }
 
 impl Walker<'_> {
+    /// `value` as an object; otherwise an error when converting, or (when
+    /// normalizing) a warning and `None`: the value is read as absent.
+    fn object<'v>(
+        &mut self,
+        value: &'v mut Value,
+        pointer: &str,
+        expected: &str,
+    ) -> Result<Option<&'v mut Map<String, Value>>, ConvertError> {
+        match value {
+            Value::Object(map) => Ok(Some(map)),
+            _ => self.cx.malformed(pointer, expected).map(|()| None),
+        }
+    }
+
+    fn root(&mut self, root: &mut Map<String, Value>) -> Result<(), ConvertError> {
+        if let Some(paths) = root.get_mut("paths")
+            && let Some(paths) = self.object(paths, "/paths", "an object of path items")?
+        {
+            for (path, item) in paths.iter_mut() {
+                self.path_item(item, &child("/paths", path))?;
+            }
+        }
+        if let Some(components) = root.get_mut("components") {
+            self.components(components)?;
+        }
+        Ok(())
+    }
+
     fn path_item(&mut self, item: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let item = as_object_mut(item, pointer, "a path item object")?;
+        let Some(item) = self.object(item, pointer, "a path item object")? else {
+            return Ok(());
+        };
         if item.contains_key("$ref") {
             return Ok(());
         }
@@ -90,7 +124,9 @@ impl Walker<'_> {
     }
 
     fn operation(&mut self, operation: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let operation = as_object_mut(operation, pointer, "an operation object")?;
+        let Some(operation) = self.object(operation, pointer, "an operation object")? else {
+            return Ok(());
+        };
         if let Some(parameters) = operation.get_mut("parameters") {
             self.parameter_list(parameters, &child(pointer, "parameters"))?;
         }
@@ -99,14 +135,18 @@ impl Walker<'_> {
         }
         if let Some(responses) = operation.get_mut("responses") {
             let pointer = child(pointer, "responses");
-            let responses = as_object_mut(responses, &pointer, "a responses object")?;
+            let Some(responses) = self.object(responses, &pointer, "a responses object")? else {
+                return Ok(());
+            };
             for (status, response) in responses.iter_mut() {
                 self.response(response, &child(&pointer, status))?;
             }
         }
         if let Some(callbacks) = operation.get_mut("callbacks") {
             let pointer = child(pointer, "callbacks");
-            let callbacks = as_object_mut(callbacks, &pointer, "a callbacks object")?;
+            let Some(callbacks) = self.object(callbacks, &pointer, "a callbacks object")? else {
+                return Ok(());
+            };
             for (name, callback) in callbacks.iter_mut() {
                 self.callback(callback, &child(&pointer, name))?;
             }
@@ -115,7 +155,9 @@ impl Walker<'_> {
     }
 
     fn callback(&mut self, callback: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let callback = as_object_mut(callback, pointer, "a callback object")?;
+        let Some(callback) = self.object(callback, pointer, "a callback object")? else {
+            return Ok(());
+        };
         if callback.contains_key("$ref") {
             return Ok(());
         }
@@ -127,7 +169,7 @@ impl Walker<'_> {
 
     fn parameter_list(&mut self, list: &mut Value, pointer: &str) -> Result<(), ConvertError> {
         let Value::Array(list) = list else {
-            return Err(malformed(pointer, "an array of parameters"));
+            return self.cx.malformed(pointer, "an array of parameters");
         };
         for (position, parameter) in list.iter_mut().enumerate() {
             self.parameter(parameter, &index(pointer, position))?;
@@ -137,14 +179,16 @@ impl Walker<'_> {
 
     /// Parameters and headers share this shape: `schema` or `content`.
     fn parameter(&mut self, parameter: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let parameter = as_object_mut(parameter, pointer, "a parameter object")?;
+        let Some(parameter) = self.object(parameter, pointer, "a parameter object")? else {
+            return Ok(());
+        };
         if parameter.contains_key("$ref") {
             return Ok(());
         }
         let required = parameter.get("required").and_then(Value::as_bool) == Some(true);
         if let Some(schema) = parameter.get_mut("schema") {
             let drop_null = !required && admits_null_31(schema);
-            convert_schema(schema, &child(pointer, "schema"), self.warnings)?;
+            convert_schema(schema, &child(pointer, "schema"), &mut self.cx)?;
             if drop_null && let Value::Object(schema) = schema {
                 schema.remove("nullable");
             }
@@ -156,7 +200,9 @@ impl Walker<'_> {
     }
 
     fn request_body(&mut self, body: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let body = as_object_mut(body, pointer, "a request body object")?;
+        let Some(body) = self.object(body, pointer, "a request body object")? else {
+            return Ok(());
+        };
         if body.contains_key("$ref") {
             return Ok(());
         }
@@ -167,7 +213,9 @@ impl Walker<'_> {
     }
 
     fn response(&mut self, response: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let response = as_object_mut(response, pointer, "a response object")?;
+        let Some(response) = self.object(response, pointer, "a response object")? else {
+            return Ok(());
+        };
         if response.contains_key("$ref") {
             return Ok(());
         }
@@ -181,7 +229,9 @@ impl Walker<'_> {
     }
 
     fn headers(&mut self, headers: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let headers = as_object_mut(headers, pointer, "an object of headers")?;
+        let Some(headers) = self.object(headers, pointer, "an object of headers")? else {
+            return Ok(());
+        };
         for (name, header) in headers.iter_mut() {
             self.parameter(header, &child(pointer, name))?;
         }
@@ -189,19 +239,28 @@ impl Walker<'_> {
     }
 
     fn content(&mut self, content: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        let content = as_object_mut(content, pointer, "an object of media types")?;
+        let Some(content) = self.object(content, pointer, "an object of media types")? else {
+            return Ok(());
+        };
         for (media_type_name, media_type) in content.iter_mut() {
             let pointer = child(pointer, media_type_name);
-            let media_type = as_object_mut(media_type, &pointer, "a media type object")?;
+            let Some(media_type) = self.object(media_type, &pointer, "a media type object")? else {
+                continue;
+            };
             if let Some(schema) = media_type.get_mut("schema") {
-                convert_schema(schema, &child(&pointer, "schema"), self.warnings)?;
+                convert_schema(schema, &child(&pointer, "schema"), &mut self.cx)?;
             }
             if let Some(encoding) = media_type.get_mut("encoding") {
                 let pointer = child(&pointer, "encoding");
-                let encoding = as_object_mut(encoding, &pointer, "an object of encodings")?;
+                let Some(encoding) = self.object(encoding, &pointer, "an object of encodings")?
+                else {
+                    continue;
+                };
                 for (property, entry) in encoding.iter_mut() {
                     let pointer = child(&pointer, property);
-                    let entry = as_object_mut(entry, &pointer, "an encoding object")?;
+                    let Some(entry) = self.object(entry, &pointer, "an encoding object")? else {
+                        continue;
+                    };
                     if let Some(headers) = entry.get_mut("headers") {
                         self.headers(headers, &child(&pointer, "headers"))?;
                     }
@@ -212,13 +271,17 @@ impl Walker<'_> {
     }
 
     fn components(&mut self, components: &mut Value) -> Result<(), ConvertError> {
-        let components = as_object_mut(components, "/components", "a components object")?;
-        if let Some(path_items) = components.remove("pathItems")
+        let Some(components) = self.object(components, "/components", "a components object")?
+        else {
+            return Ok(());
+        };
+        if self.cx.mode == Mode::Convert
+            && let Some(path_items) = components.remove("pathItems")
             && path_items
                 .as_object()
                 .is_some_and(|items| !items.is_empty())
         {
-            self.warnings.push(Warning {
+            self.cx.warnings.push(Warning {
                 pointer: "/components/pathItems".into(),
                 message: "reusable path items dropped: OpenAPI 3.0 has no components.pathItems"
                     .into(),
@@ -229,7 +292,7 @@ impl Walker<'_> {
             let walk_entry: fn(&mut Self, &mut Value, &str) -> Result<(), ConvertError> =
                 match section.as_str() {
                     "schemas" => {
-                        |walker, schema, pointer| convert_schema(schema, pointer, walker.warnings)
+                        |walker, schema, pointer| convert_schema(schema, pointer, &mut walker.cx)
                     }
                     "responses" => Self::response,
                     "parameters" | "headers" => Self::parameter,
@@ -238,7 +301,9 @@ impl Walker<'_> {
                     "securitySchemes" => Self::security_scheme,
                     _ => continue,
                 };
-            let entries = as_object_mut(entry, &pointer, "an object of components")?;
+            let Some(entries) = self.object(entry, &pointer, "an object of components")? else {
+                continue;
+            };
             for (name, value) in entries.iter_mut() {
                 walk_entry(self, value, &child(&pointer, name))?;
             }
@@ -247,7 +312,9 @@ impl Walker<'_> {
     }
 
     fn security_scheme(&mut self, scheme: &mut Value, pointer: &str) -> Result<(), ConvertError> {
-        if scheme.get("type").and_then(Value::as_str) == Some("mutualTLS") {
+        if self.cx.mode == Mode::Convert
+            && scheme.get("type").and_then(Value::as_str) == Some("mutualTLS")
+        {
             return Err(ConvertError::Inexpressible {
                 pointer: child(pointer, "type"),
                 keyword: "mutualTLS".into(),
@@ -265,17 +332,6 @@ impl Walker<'_> {
             }
         }
         Ok(())
-    }
-}
-
-fn as_object_mut<'v>(
-    value: &'v mut Value,
-    pointer: &str,
-    expected: &str,
-) -> Result<&'v mut Map<String, Value>, ConvertError> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(malformed(pointer, expected)),
     }
 }
 

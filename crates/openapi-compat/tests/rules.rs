@@ -409,3 +409,100 @@ fn oauth_flow_without_scopes_gets_an_empty_map() {
     );
     assert_valid_30(&conversion.document);
 }
+
+/// `normalize` of `input` as the component `S`.
+#[track_caller]
+fn normalized(input: Value) -> (Value, Vec<Warning>) {
+    match openapi_compat::normalize(document_with_schema(input)) {
+        Ok(n) => (
+            n.document
+                .pointer("/components/schemas/S")
+                .cloned()
+                .unwrap_or(Value::Null),
+            n.warnings,
+        ),
+        Err(error) => panic!("normalize failed: {error}"),
+    }
+}
+
+#[test]
+fn normalize_rewrites_what_means_the_same_and_keeps_the_rest() {
+    // The equivalences are the converter's.
+    let (schema, warnings) = normalized(json!({
+        "type": "object",
+        "properties": {
+            "a": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "b": {"type": ["integer", "null"], "exclusiveMinimum": 0},
+            "c": {"const": "x"},
+            "d": {"type": "string", "contentMediaType": "image/png"}
+        }
+    }));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        schema["properties"],
+        json!({
+            "a": {"type": "string", "nullable": true},
+            "b": {"type": "integer", "nullable": true, "minimum": 0, "exclusiveMinimum": true},
+            "c": {"enum": ["x"]},
+            "d": {"type": "string", "format": "binary", "contentMediaType": "image/png"}
+        })
+    );
+    // What 3.0 cannot say stays, with its subschemas normalized.
+    let input = json!({
+        "if": {"properties": {"k": {"const": 1}}},
+        "then": {"required": ["v"]},
+        "else": true,
+        "patternProperties": {"^x-": {"type": ["string", "null"]}},
+        "dependentSchemas": {"a": {"required": ["b"]}},
+        "dependentRequired": {"a": ["b"]},
+        "propertyNames": {"maxLength": 3},
+        "prefixItems": [{"type": "string"}, {"type": "integer"}],
+        "contains": {"const": 2},
+        "unevaluatedProperties": false,
+        "$defs": {"D": {"type": ["null", "string"]}}
+    });
+    let (schema, warnings) = normalized(input);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(schema["if"]["properties"]["k"], json!({"enum": [1]}));
+    assert_eq!(schema["else"], json!({}));
+    assert_eq!(
+        schema["patternProperties"]["^x-"],
+        json!({"type": "string", "nullable": true})
+    );
+    assert_eq!(schema["dependentRequired"], json!({"a": ["b"]}));
+    assert_eq!(schema["prefixItems"][1], json!({"type": "integer"}));
+    assert_eq!(schema["contains"], json!({"enum": [2]}));
+    assert_eq!(schema["unevaluatedProperties"], json!({"not": {}}));
+    assert_eq!(
+        schema["$defs"]["D"],
+        json!({"type": "string", "nullable": true})
+    );
+}
+
+#[test]
+fn normalize_reads_null_objects_as_absent_and_keeps_the_version() {
+    let document = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/a": {"get": {"responses": null}},
+            "/b": {"post": {"requestBody": {"content": null}, "responses": {"200": {"description": "ok", "content": null}}}}
+        },
+        "webhooks": {"w": {}},
+        "components": {"securitySchemes": {"m": {"type": "mutualTLS"}}}
+    });
+    let n = openapi_compat::normalize(document.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n.document["openapi"], "3.1.0");
+    assert_eq!(n.document["webhooks"], document["webhooks"]);
+    let pointers: Vec<&str> = n.warnings.iter().map(|w| w.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "/paths/~1a/get/responses",
+            "/paths/~1b/post/requestBody/content",
+            "/paths/~1b/post/responses/200/content"
+        ]
+    );
+    // The converter refuses the same document.
+    assert!(convert(document).is_err());
+}

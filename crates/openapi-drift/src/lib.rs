@@ -1,12 +1,19 @@
 //! Semantic diff of two OpenAPI documents, from a client's point of view.
 //!
-//! Both documents are normalized first, so that representation is never
-//! drift: 3.1 documents go through `openapi-compat` (so `anyOf` with `null`,
-//! `type: [T, "null"]` and 3.0's `nullable` all mean the same), `$ref`s are
-//! followed (a reference and the schema inlined are equal), single-element
-//! `allOf` wrappers are unwrapped, key order is irrelevant, and titles,
-//! descriptions, examples and defaults are never compared. A `4XX`/`5XX`
-//! range or `default` response stands for every specific status it covers.
+//! Both documents are read into one form first, so that representation is
+//! never drift: `openapi_compat::normalize` makes the 3.0 and 3.1 spellings
+//! of the same meaning equal (`anyOf` with `null`, `type: [T, "null"]` and
+//! 3.0's `nullable`; `const` and a one-value `enum`; numeric and boolean
+//! exclusive bounds) and refuses nothing: every valid 3.0/3.1 document can
+//! be compared, `if`/`then`/`else`, `prefixItems` and the other 2020-12
+//! keywords included, and a `null` where an object belongs (`responses:
+//! null`) is read as absent. `$ref`s are followed (a reference and the
+//! schema inlined are equal), single-element `allOf` wrappers are
+//! unwrapped, key order is irrelevant, and titles, descriptions and
+//! examples are never compared. A `4XX`/`5XX` range or `default` response
+//! stands for every specific status it covers. Schemas under properties,
+//! `items`, `prefixItems`, `additionalProperties`, every combinator and
+//! response headers are walked.
 //!
 //! Each [`Finding`] has a stable kebab-case rule id in oasdiff's style (see
 //! [`RULES`]), a [`Severity`], the operation, JSON pointers into both
@@ -14,8 +21,17 @@
 //! judged by what it does to a client that was written against `old` and
 //! talks to a server that follows `new` (a response may not start sending
 //! what the client cannot read; a request may not start demanding what the
-//! client does not send).
+//! client does not send). Formats and integer bounds are judged by the Rust
+//! type the generated client uses ([`CLIENT_TYPES`]): `date-time` → `date`
+//! in a response is breaking because `chrono::DateTime<Utc>` cannot read a
+//! date. Constraints (lengths, counts, ranges, `multipleOf`, `uniqueItems`,
+//! `pattern`) tighten requests and loosen responses; a loosened response
+//! constraint is breaking where the client's type checks it when it reads
+//! the value (typify's validating string newtypes, integer types picked by
+//! the bounds), a warning elsewhere.
 
+mod client;
+mod keywords;
 mod rules;
 mod schema;
 
@@ -25,7 +41,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use rules::{RULES, Rule, rule};
+pub use client::{CLIENT_TYPES, ClientType};
+pub use rules::{CHANGES, FAMILIES, RULES, Rule, rule};
 
 /// How much a finding matters to an existing client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -139,9 +156,12 @@ pub fn worst(findings: &[Finding]) -> Option<Severity> {
     findings.iter().map(|f| f.severity).max()
 }
 
-/// A normalized document.
+/// A document read into the diff's form: 3.0 and 3.1 spellings of the same
+/// meaning made equal (`openapi_compat::normalize`), nothing dropped.
 pub(crate) struct Doc {
     pub(crate) root: Value,
+    /// Values of the wrong JSON type, read as absent: pointer → what.
+    malformed: BTreeMap<String, String>,
 }
 
 impl Doc {
@@ -154,13 +174,15 @@ impl Doc {
         if !(version.starts_with("3.0") || version.starts_with("3.1")) {
             return Err(unreadable(format!("unsupported OpenAPI version {version}")));
         }
-        let converted =
-            openapi_compat::convert(document.clone()).map_err(|e| unreadable(e.to_string()))?;
-        if !converted.document.get("paths").is_none_or(Value::is_object) {
-            return Err(unreadable("`paths` is not an object".into()));
-        }
+        let normalized =
+            openapi_compat::normalize(document.clone()).map_err(|e| unreadable(e.to_string()))?;
         Ok(Doc {
-            root: converted.document,
+            malformed: normalized
+                .warnings
+                .into_iter()
+                .map(|w| (w.pointer, w.message))
+                .collect(),
+            root: normalized.document,
         })
     }
 
@@ -296,6 +318,20 @@ fn operations(doc: &Doc) -> BTreeMap<(String, &'static str), Operation<'_>> {
 }
 
 fn compare_documents(old: &Doc, new: &Doc, out: &mut Findings) {
+    for (pointer, what) in &new.malformed {
+        if !old.malformed.contains_key(pointer) {
+            out.add(
+                "malformed-value-ignored",
+                Severity::Warning,
+                &At {
+                    operation: None,
+                    old: None,
+                    new: Some(pointer.clone()),
+                },
+                format!("{pointer}: {what}"),
+            );
+        }
+    }
     compare_security_schemes(old, new, out);
     let old_ops = operations(old);
     let new_ops = operations(new);
@@ -306,12 +342,7 @@ fn compare_documents(old: &Doc, new: &Doc, out: &mut Findings) {
             new: None,
         };
         match new_ops.get(key) {
-            None => out.add(
-                "operation-removed",
-                Severity::Breaking,
-                &at,
-                format!("{} is gone", old_op.label()),
-            ),
+            None => removed_operation(old_op, &at, out),
             Some(new_op) => {
                 let at = At {
                     new: Some(new_op.pointer()),
@@ -336,6 +367,61 @@ fn compare_documents(old: &Doc, new: &Doc, out: &mut Findings) {
             );
         }
     }
+}
+
+/// An operation that is gone, judged by whether it was deprecated first
+/// and by its oasdiff-style `x-sunset` date.
+fn removed_operation(op: &Operation<'_>, at: &At, out: &mut Findings) {
+    let label = op.label();
+    if !is_deprecated(op.value) {
+        out.add(
+            "api-removed-without-deprecation",
+            Severity::Breaking,
+            at,
+            format!("{label} is gone and was not deprecated first"),
+        );
+        return;
+    }
+    match op.value.get("x-sunset").and_then(Value::as_str) {
+        Some(sunset) if sunset.get(..10).is_some_and(|day| day > today().as_str()) => out.add(
+            "api-removed-before-sunset",
+            Severity::Breaking,
+            at,
+            format!("{label} is gone before its sunset date {sunset}"),
+        ),
+        sunset => out.add(
+            "api-removed-after-deprecation",
+            Severity::Warning,
+            at,
+            match sunset {
+                Some(day) => format!("{label} is gone (deprecated, sunset {day})"),
+                None => format!("{label} is gone (it was deprecated)"),
+            },
+        ),
+    }
+}
+
+/// `deprecated: true` on an operation, parameter or schema.
+pub(crate) fn is_deprecated(value: &Value) -> bool {
+    value.get("deprecated") == Some(&Value::Bool(true))
+}
+
+/// Today's date, `YYYY-MM-DD` in UTC (for `x-sunset`).
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn compare_security_schemes(old: &Doc, new: &Doc, out: &mut Findings) {
@@ -455,6 +541,24 @@ fn compare_operation(
             ),
         );
     }
+    match (is_deprecated(old_op.value), is_deprecated(new_op.value)) {
+        (false, true) => out.add(
+            "endpoint-deprecated",
+            Severity::Info,
+            at,
+            match new_op.value.get("x-sunset").and_then(Value::as_str) {
+                Some(day) => format!("{} is deprecated (sunset {day})", new_op.label()),
+                None => format!("{} is deprecated", new_op.label()),
+            },
+        ),
+        (true, false) => out.add(
+            "endpoint-reactivated",
+            Severity::Info,
+            at,
+            format!("{} is no longer deprecated", new_op.label()),
+        ),
+        _ => {}
+    }
     let tags = |op: &Operation<'_>| op.value.get("tags").cloned().unwrap_or(Value::Null);
     if tags(old_op) != tags(new_op) {
         out.add(
@@ -521,20 +625,12 @@ fn compare_operation(
     schema::compare_responses(old, new, old_op.value, new_op.value, at, out);
 }
 
-/// Annotation keywords: never compared.
+/// Annotation keywords: never compared (`default`, `deprecated`,
+/// `readOnly` and `writeOnly` are: they change what a client sees).
 pub(crate) fn is_annotation(key: &str) -> bool {
     matches!(
         key,
-        "title"
-            | "description"
-            | "example"
-            | "examples"
-            | "default"
-            | "deprecated"
-            | "externalDocs"
-            | "xml"
-            | "readOnly"
-            | "writeOnly"
+        "title" | "description" | "example" | "examples" | "externalDocs" | "xml"
     ) || key.starts_with("x-")
 }
 

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
+use crate::client::Scalar;
 use crate::{At, Doc, Findings, Severity, is_annotation, object, rule, token};
 
 /// Which way the data flows.
@@ -19,10 +20,12 @@ pub(crate) enum Side {
 
 /// What a schema is, for rule ids and messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Subject {
+pub(crate) enum Subject {
     Parameter,
     Body,
     Property,
+    /// A response header.
+    Header,
 }
 
 impl Side {
@@ -34,7 +37,7 @@ impl Side {
     }
 
     /// `breaking` if the change hurts on this side, `info` otherwise.
-    fn pick(self, request: Severity, response: Severity) -> Severity {
+    pub(crate) fn pick(self, request: Severity, response: Severity) -> Severity {
         match self {
             Side::Request => request,
             Side::Response => response,
@@ -43,39 +46,51 @@ impl Side {
 }
 
 /// The registered id `{side}-{subject}-{change}`.
-fn rule_id(side: Side, subject: Subject, change: &str) -> &'static str {
+pub(crate) fn rule_id(side: Side, subject: Subject, change: &str) -> &'static str {
     let subject = match subject {
         Subject::Parameter => "parameter",
         Subject::Body => "body",
         Subject::Property => "property",
+        Subject::Header => "header",
     };
     let id = format!("{}-{subject}-{change}", side.name());
+    debug_assert!(rule(&id).is_some(), "unregistered rule {id}");
     rule(&id).map_or("schema-ref-changed", |r| r.id)
+}
+
+/// The `type` of a schema; a 3.1 list of types (kept only beside an
+/// `anyOf`) as its sorted names joined by `|`.
+fn type_of(v: &View<'_>) -> Option<String> {
+    match v.get("type")? {
+        Value::String(t) => Some(t.clone()),
+        Value::Array(types) => {
+            let mut names: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
+            names.sort_unstable();
+            Some(names.join("|"))
+        }
+        _ => None,
+    }
 }
 
 /// A schema as compared: `$ref`s followed, single `allOf`s unwrapped (the
 /// wrapper's own keywords, such as `nullable`, override the inner schema's).
 /// Borrowed: big documents are compared without copying subtrees.
-struct View<'a> {
+pub(crate) struct View<'a> {
     base: &'a Map<String, Value>,
     overrides: Vec<(&'a str, &'a Value)>,
-    pointer: String,
+    pub(crate) pointer: String,
     name: Option<String>,
 }
 
 static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
 
 impl<'a> View<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.overrides
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| *v)
             .or_else(|| self.base.get(key))
-    }
-
-    fn text(&self, key: &str) -> Option<String> {
-        self.get(key).and_then(Value::as_str).map(str::to_owned)
     }
 }
 
@@ -116,14 +131,21 @@ fn view<'a>(doc: &'a Doc, value: &'a Value, pointer: String, depth: usize) -> Vi
 pub(crate) struct Compare<'a> {
     old: &'a Doc,
     new: &'a Doc,
-    side: Side,
+    pub(crate) side: Side,
     operation: Option<String>,
     out: &'a mut Findings,
     visiting: HashSet<(String, String)>,
 }
 
 impl Compare<'_> {
-    fn add(&mut self, id: &'static str, severity: Severity, old: &str, new: &str, message: String) {
+    pub(crate) fn add(
+        &mut self,
+        id: &'static str,
+        severity: Severity,
+        old: &str,
+        new: &str,
+        message: String,
+    ) {
         let at = At {
             operation: self.operation.clone(),
             old: Some(old.to_owned()),
@@ -132,7 +154,7 @@ impl Compare<'_> {
         self.out.add(id, severity, &at, message);
     }
 
-    fn schema(
+    pub(crate) fn schema(
         &mut self,
         old: &Value,
         old_pointer: String,
@@ -181,16 +203,15 @@ impl Compare<'_> {
             _ => {}
         }
 
-        let (old_type, new_type) = (o.text("type"), n.text("type"));
+        let (old_type, new_type) = (type_of(&o), type_of(&n));
         let type_change = match (&old_type, &new_type) {
-            (Some(a), Some(b)) if a != b => {
-                let widening = a == "integer" && b == "number";
-                Some(if widening {
-                    side.pick(Severity::Info, Severity::Breaking)
-                } else {
-                    Severity::Breaking
-                })
-            }
+            (Some(a), Some(b)) if a != b => Some(match (a.as_str(), b.as_str()) {
+                // Every integer is a number: widening a request, or
+                // narrowing a response, keeps old clients working.
+                ("integer", "number") => side.pick(Severity::Info, Severity::Breaking),
+                ("number", "integer") => side.pick(Severity::Breaking, Severity::Info),
+                _ => Severity::Breaking,
+            }),
             (None, Some(_)) => Some(side.pick(Severity::Breaking, Severity::Info)),
             (Some(_), None) => Some(side.pick(Severity::Info, Severity::Breaking)),
             _ => None,
@@ -209,33 +230,22 @@ impl Compare<'_> {
                 ),
             );
             if old_type.is_some() && new_type.is_some() {
+                self.visiting.remove(&(op, np));
                 return;
             }
         }
 
-        let (old_format, new_format) = (o.text("format"), n.text("format"));
-        if old_format != new_format {
-            let severity = match (&old_format, &new_format) {
-                (None, Some(_)) => side.pick(Severity::Warning, Severity::Info),
-                (Some(_), None) => side.pick(Severity::Info, Severity::Warning),
-                _ => Severity::Warning,
-            };
-            let show = |f: &Option<String>| f.clone().unwrap_or_else(|| "none".into());
-            self.add(
-                id("format-changed"),
-                severity,
-                &op,
-                &np,
-                format!(
-                    "{what} format changed from {} to {}",
-                    show(&old_format),
-                    show(&new_format)
-                ),
-            );
+        let (old_scalar, new_scalar) = (Scalar::read(|k| o.get(k)), Scalar::read(|k| n.get(k)));
+        if old_scalar.format != new_scalar.format {
+            self.format_change(&old_scalar, &new_scalar, &op, &np, subject, what);
         }
-
+        self.constraints(&o, &n, &old_scalar, &new_scalar, &op, &np, subject, what);
+        self.default_value(&o, &n, &op, &np, subject, what);
         self.enums(&o, &n, &op, &np, subject, what);
         self.properties(&o, &n, subject, what);
+        self.additional_properties(&o, &n, subject, what);
+        self.discriminator(&o, &n, &op, &np, subject, what);
+        self.json_schema_keywords(&o, &n, subject, what);
 
         if let (Some(a), Some(b)) = (o.get("items"), n.get("items")) {
             self.schema(
@@ -375,27 +385,48 @@ impl Compare<'_> {
             format!("{what}.")
         };
         let side = self.side;
+        let (old_doc, new_doc) = (self.old, self.new);
+        let flag = |doc: &Doc, schema: &Value, key: &str| {
+            view(doc, schema, String::new(), 0).get(key) == Some(&Value::Bool(true))
+        };
         for (name, old_schema) in old_props {
             let op = format!("{}/properties/{}", o.pointer, token(name));
             let np = format!("{}/properties/{}", n.pointer, token(name));
             let label = format!("{prefix}{name}");
             let was_required = old_req.contains(name);
+            let deprecated = flag(old_doc, old_schema, "deprecated");
             let Some(new_schema) = new_props.get(name) else {
                 let (rule_id, severity) = match (side, was_required) {
+                    // A typed client's struct needs a required field, even a
+                    // deprecated one; one the server never sent is no loss.
+                    (Side::Response, true) if flag(old_doc, old_schema, "writeOnly") => {
+                        ("response-required-property-removed", Severity::Info)
+                    }
                     (Side::Response, true) => {
                         ("response-required-property-removed", Severity::Breaking)
+                    }
+                    (Side::Response, false) if deprecated => {
+                        ("response-optional-property-removed", Severity::Info)
                     }
                     (Side::Response, false) => {
                         ("response-optional-property-removed", Severity::Warning)
                     }
+                    (Side::Request, _) if deprecated => {
+                        ("request-property-removed", Severity::Info)
+                    }
                     (Side::Request, _) => ("request-property-removed", Severity::Warning),
+                };
+                let how = if deprecated {
+                    " (it was deprecated)"
+                } else {
+                    " without having been deprecated"
                 };
                 self.add(
                     rule_id,
                     severity,
                     &op,
                     &n.pointer,
-                    format!("property {label} is gone"),
+                    format!("property {label} is gone{how}"),
                 );
                 continue;
             };
@@ -406,6 +437,9 @@ impl Compare<'_> {
                         ("response-property-became-optional", Severity::Breaking)
                     }
                     (Side::Response, true) => ("response-property-became-required", Severity::Info),
+                    (Side::Request, true) if flag(new_doc, new_schema, "readOnly") => {
+                        ("request-property-became-required", Severity::Info)
+                    }
                     (Side::Request, true) => {
                         ("request-property-became-required", Severity::Breaking)
                     }
@@ -420,14 +454,82 @@ impl Compare<'_> {
                     format!("property {label} became {state}"),
                 );
             }
+            if !deprecated && flag(new_doc, new_schema, "deprecated") {
+                let id = match side {
+                    Side::Request => "request-property-deprecated",
+                    Side::Response => "response-property-deprecated",
+                };
+                self.add(
+                    id,
+                    Severity::Info,
+                    &op,
+                    &np,
+                    format!("property {label} is deprecated"),
+                );
+            }
+            for key in ["readOnly", "writeOnly"] {
+                let (was, is) = (
+                    flag(old_doc, old_schema, key),
+                    flag(new_doc, new_schema, key),
+                );
+                if was == is {
+                    continue;
+                }
+                // readOnly: never sent by clients; writeOnly: never sent back.
+                let (id, severity) = match (side, key, is) {
+                    (Side::Request, "readOnly", true) => {
+                        ("request-property-read-only-changed", Severity::Warning)
+                    }
+                    (Side::Request, "readOnly", false) => (
+                        "request-property-read-only-changed",
+                        if is_required {
+                            Severity::Breaking
+                        } else {
+                            Severity::Info
+                        },
+                    ),
+                    (Side::Request, _, _) => {
+                        ("request-property-write-only-changed", Severity::Info)
+                    }
+                    (Side::Response, "writeOnly", true) => (
+                        "response-property-write-only-changed",
+                        if was_required {
+                            Severity::Breaking
+                        } else {
+                            Severity::Warning
+                        },
+                    ),
+                    (Side::Response, "writeOnly", false) => {
+                        ("response-property-write-only-changed", Severity::Info)
+                    }
+                    (Side::Response, _, _) => {
+                        ("response-property-read-only-changed", Severity::Info)
+                    }
+                };
+                let state = if is { "became" } else { "is no longer" };
+                self.add(
+                    id,
+                    severity,
+                    &op,
+                    &np,
+                    format!("property {label} {state} {key}"),
+                );
+            }
             self.schema(old_schema, op, new_schema, np, Subject::Property, &label);
         }
-        for name in new_props.keys().filter(|k| !old_props.contains_key(*k)) {
+        for (name, new_schema) in new_props
+            .iter()
+            .filter(|(k, _)| !old_props.contains_key(*k))
+        {
             let np = format!("{}/properties/{}", n.pointer, token(name));
             let label = format!("{prefix}{name}");
             let (rule_id, severity) = match (side, new_req.contains(name)) {
                 (Side::Response, true) => ("response-required-property-added", Severity::Info),
                 (Side::Response, false) => ("response-optional-property-added", Severity::Info),
+                // A readOnly property is never sent by clients.
+                (Side::Request, true) if flag(new_doc, new_schema, "readOnly") => {
+                    ("new-required-request-property", Severity::Info)
+                }
                 (Side::Request, true) => ("new-required-request-property", Severity::Breaking),
                 (Side::Request, false) => ("new-optional-request-property", Severity::Info),
             };
@@ -512,6 +614,43 @@ fn parameters(
     out
 }
 
+/// The parameter of `to` with `name` in another location than `location`,
+/// which `from` does not have there: the parameter moved.
+fn moved<'p>(
+    from: &BTreeMap<(String, String), Param>,
+    to: &'p BTreeMap<(String, String), Param>,
+    location: &str,
+    name: &str,
+) -> Option<(String, &'p Param)> {
+    to.iter()
+        .find(|((l, n), _)| {
+            n == name && l != location && !from.contains_key(&(l.clone(), n.clone()))
+        })
+        .map(|((l, _), p)| (l.clone(), p))
+}
+
+/// A parameter's effective `style` and `explode` (the defaults by
+/// location: `form` with explode for query and cookie, `simple` for path
+/// and header).
+fn serialization(p: &Param) -> (String, bool) {
+    let location = p.value.get("in").and_then(Value::as_str).unwrap_or("");
+    let style = p
+        .value
+        .get("style")
+        .and_then(Value::as_str)
+        .unwrap_or(match location {
+            "query" | "cookie" => "form",
+            _ => "simple",
+        })
+        .to_owned();
+    let explode = p
+        .value
+        .get("explode")
+        .and_then(Value::as_bool)
+        .unwrap_or(style == "form");
+    (style, explode)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn compare_parameters(
     old: &Doc,
@@ -533,6 +672,15 @@ pub(crate) fn compare_parameters(
             ..at.clone()
         };
         let Some(new_param) = new_params.get(&(location.clone(), name.clone())) else {
+            if let Some((to, new_param)) = moved(&old_params, &new_params, location, name) {
+                out.add(
+                    "request-parameter-location-changed",
+                    Severity::Breaking,
+                    &here(Some(new_param.pointer.clone())),
+                    format!("parameter {name} moved from {location} to {to}"),
+                );
+                continue;
+            }
             out.add(
                 "request-parameter-removed",
                 Severity::Warning,
@@ -542,6 +690,36 @@ pub(crate) fn compare_parameters(
             continue;
         };
         let at_both = here(Some(new_param.pointer.clone()));
+        let (was, is) = (serialization(old_param), serialization(new_param));
+        if was.0 != is.0 {
+            out.add(
+                "request-parameter-style-changed",
+                Severity::Breaking,
+                &at_both,
+                format!(
+                    "{location} parameter {name} style changed from {} to {}",
+                    was.0, is.0
+                ),
+            );
+        } else if was.1 != is.1 {
+            out.add(
+                "request-parameter-explode-changed",
+                Severity::Breaking,
+                &at_both,
+                format!(
+                    "{location} parameter {name} explode changed from {} to {}",
+                    was.1, is.1
+                ),
+            );
+        }
+        if !crate::is_deprecated(&old_param.value) && crate::is_deprecated(&new_param.value) {
+            out.add(
+                "request-parameter-deprecated",
+                Severity::Info,
+                &at_both,
+                format!("{location} parameter {name} is deprecated"),
+            );
+        }
         match (required(old_param), required(new_param)) {
             (false, true) => out.add(
                 "request-parameter-became-required",
@@ -571,7 +749,9 @@ pub(crate) fn compare_parameters(
         );
     }
     for ((location, name), new_param) in &new_params {
-        if old_params.contains_key(&(location.clone(), name.clone())) {
+        if old_params.contains_key(&(location.clone(), name.clone()))
+            || moved(&new_params, &old_params, location, name).is_some()
+        {
             continue;
         }
         let here = At {
@@ -797,6 +977,108 @@ fn response_contents(
         at,
         out,
     );
+    compare_headers(old, new, &bodies, code, at, out);
+}
+
+/// Response headers, by case-insensitive name (`Content-Type` is never a
+/// header object, by the specification).
+fn compare_headers(
+    old: &Doc,
+    new: &Doc,
+    bodies: &Bodies<'_>,
+    code: &str,
+    at: &At,
+    out: &mut Findings,
+) {
+    let headers = |doc: &Doc, response: &Value, base: &str| -> BTreeMap<String, Param> {
+        response
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-type"))
+            .map(|(name, header)| {
+                let (value, pointer) = doc.deref(header, format!("{base}/headers/{}", token(name)));
+                (
+                    name.to_ascii_lowercase(),
+                    Param {
+                        value: value.clone(),
+                        pointer,
+                    },
+                )
+            })
+            .collect()
+    };
+    let old_headers = headers(old, bodies.old, &bodies.old_pointer);
+    let new_headers = headers(new, bodies.new, &bodies.new_pointer);
+    let required = |p: &Param| p.value.get("required") == Some(&Value::Bool(true));
+    for (name, old_header) in &old_headers {
+        let Some(new_header) = new_headers.get(name) else {
+            let (id, severity) = if required(old_header) {
+                ("required-response-header-removed", Severity::Breaking)
+            } else {
+                ("optional-response-header-removed", Severity::Warning)
+            };
+            out.add(
+                id,
+                severity,
+                &At {
+                    old: Some(old_header.pointer.clone()),
+                    new: Some(bodies.new_pointer.clone()),
+                    ..at.clone()
+                },
+                format!("{code} header {name} is gone"),
+            );
+            continue;
+        };
+        let here = At {
+            old: Some(old_header.pointer.clone()),
+            new: Some(new_header.pointer.clone()),
+            ..at.clone()
+        };
+        match (required(old_header), required(new_header)) {
+            (true, false) => out.add(
+                "response-header-became-optional",
+                Severity::Breaking,
+                &here,
+                format!("{code} header {name} may now be absent"),
+            ),
+            (false, true) => out.add(
+                "response-header-became-required",
+                Severity::Info,
+                &here,
+                format!("{code} header {name} is now always sent"),
+            ),
+            _ => {}
+        }
+        if let (Some(a), Some(b)) = (
+            old_header.value.get("schema"),
+            new_header.value.get("schema"),
+        ) {
+            compare(old, new, Side::Response, at, out).schema(
+                a,
+                format!("{}/schema", old_header.pointer),
+                b,
+                format!("{}/schema", new_header.pointer),
+                Subject::Header,
+                &format!("{code} header {name}"),
+            );
+        }
+    }
+    for (name, new_header) in &new_headers {
+        if !old_headers.contains_key(name) {
+            out.add(
+                "response-header-added",
+                Severity::Info,
+                &At {
+                    old: Some(bodies.old_pointer.clone()),
+                    new: Some(new_header.pointer.clone()),
+                    ..at.clone()
+                },
+                format!("{code} header {name} is newly documented"),
+            );
+        }
+    }
 }
 
 /// A request body or a response, in both documents.

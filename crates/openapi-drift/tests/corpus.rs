@@ -138,7 +138,8 @@ fn properties() {
         |d| {
             *at(d, &format!("{SSR}/properties/source_id/format")) = json!("uri");
         },
-        &[("response-property-format-changed", Severity::Warning)],
+        // The client reads it as a `uuid::Uuid`, which cannot hold a URI.
+        &[("response-property-format-changed", Severity::Breaking)],
     );
 }
 
@@ -230,7 +231,7 @@ fn statuses_parameters_and_operations() {
             }
         },
         &[
-            ("operation-removed", Severity::Breaking),
+            ("api-removed-without-deprecation", Severity::Breaking),
             ("operation-added", Severity::Info),
         ],
     );
@@ -246,7 +247,7 @@ fn statuses_parameters_and_operations() {
             }
         },
         &[
-            ("operation-removed", Severity::Breaking),
+            ("api-removed-without-deprecation", Severity::Breaking),
             ("operation-added", Severity::Info),
         ],
     );
