@@ -43,17 +43,25 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// What changes from OLD to NEW mean to a client written against OLD.
+    /// With --base: each FILE at a git revision against the working tree.
     /// Exit 0 below --fail-on, 1 at or above it, 2 for unreadable input.
     Diff {
-        /// The document clients were written against.
-        old: PathBuf,
-        /// The document the server now follows.
-        new: PathBuf,
+        /// OLD NEW, or with --base the files to compare (default:
+        /// openapi.json and the emitted server document).
+        files: Vec<PathBuf>,
+        /// Compare each file with itself at this git revision (default,
+        /// `--base` alone: the merge base of HEAD with main).
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        base: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: spec::Format,
         /// Lowest severity that fails: breaking, warning or info.
         #[arg(long, default_value = "breaking", value_parser = parse_severity)]
         fail_on: openapi_drift::Severity,
+        /// A TOML file whose `[[severity]]` entries raise, lower or turn off
+        /// rules (as in xtask/drift-allowlist.toml).
+        #[arg(long)]
+        severity_levels: Option<PathBuf>,
     },
     /// The server's emitted spec against openapi.json. Exit 0 when every
     /// finding is info or allowlisted, 1 otherwise, 2 for unreadable input.
@@ -69,6 +77,14 @@ enum Command {
         allowlist: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: spec::Format,
+        /// Instead: did this change alter the server's API incompatibly?
+        /// The emitted document at this git revision (default, `--base`
+        /// alone: the merge base with main) against the code's now.
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        base: Option<String>,
+        /// With --base: lowest severity that fails.
+        #[arg(long, default_value = "breaking", value_parser = parse_severity)]
+        fail_on: openapi_drift::Severity,
     },
     /// Start the real server and check every answer against the upstream schemas.
     Conformance {
@@ -127,16 +143,51 @@ fn main() -> ExitCode {
         Command::Convert { input, output } => convert(&input, output.as_deref()),
         Command::Generate { spec, out } => generate(&spec, out.as_deref()),
         Command::Diff {
-            old,
-            new,
+            files,
+            base,
             format,
             fail_on,
-        } => return spec::diff(&old, &new, format, fail_on),
+            severity_levels,
+        } => {
+            let output = spec::Output {
+                format,
+                fail_on,
+                severity_levels,
+            };
+            let input = match base {
+                Some(rev) => spec::DiffInput::Base {
+                    rev: Some(rev).filter(|r| !r.is_empty()),
+                    files,
+                },
+                None => match <[PathBuf; 2]>::try_from(files) {
+                    Ok([old, new]) => spec::DiffInput::Files { old, new },
+                    Err(_) => {
+                        return spec::unreadable("diff takes OLD NEW, or --base [REV] [FILE...]");
+                    }
+                },
+            };
+            return spec::diff(input, &output);
+        }
+        Command::Drift {
+            base: Some(rev),
+            allowlist,
+            format,
+            fail_on,
+            ..
+        } => {
+            let output = spec::Output {
+                format,
+                fail_on,
+                severity_levels: allowlist,
+            };
+            return spec::drift_against(Some(rev).filter(|r| !r.is_empty()), &output);
+        }
         Command::Drift {
             upstream,
             emitted,
             allowlist,
             format,
+            ..
         } => {
             return spec::drift(
                 upstream.as_deref(),

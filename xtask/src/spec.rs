@@ -1,13 +1,12 @@
 //! `diff`, `drift` and `regen`: the spec commands.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
-use anstyle::{AnsiColor, Style};
 use anyhow::{Context, Result, bail};
-use openapi_drift::{Finding, Severity};
+use openapi_drift::report::{self, Report};
+use openapi_drift::{Finding, Override, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,29 +37,239 @@ pub enum Format {
     Text,
     /// One JSON object: `{"findings": [...], "counts": {...}}`.
     Json,
+    /// A pull-request comment: summary table, findings by operation.
+    Markdown,
+    /// GitHub Actions annotations, one per breaking or warning finding.
+    Github,
+    /// JUnit XML: one test case per operation.
+    Junit,
+}
+
+impl Format {
+    fn report(self) -> report::Format {
+        match self {
+            Format::Text => report::Format::Text,
+            Format::Json => report::Format::Json,
+            Format::Markdown => report::Format::Markdown,
+            Format::Github => report::Format::Github,
+            Format::Junit => report::Format::Junit,
+        }
+    }
+}
+
+fn parse_text(text: &str, name: &str) -> std::result::Result<Value, String> {
+    openapi_compat::parse_document(text).map_err(|e| format!("cannot parse {name}: {e}"))
 }
 
 fn read_document(path: &Path) -> std::result::Result<Value, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    openapi_compat::parse_document(&text)
-        .map_err(|e| format!("cannot parse {}: {e}", path.display()))
+    parse_text(&text, &path.display().to_string())
 }
 
-/// `cargo xtask diff OLD NEW`.
-pub fn diff(old: &Path, new: &Path, format: Format, fail_on: Severity) -> ExitCode {
-    let (old_doc, new_doc) = match (read_document(old), read_document(new)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return unreadable(e),
+/// The documents `cargo xtask diff` compares.
+pub enum DiffInput {
+    /// Two files.
+    Files { old: PathBuf, new: PathBuf },
+    /// Each file at a git revision (`None`: the merge base with `main`)
+    /// against the working tree.
+    Base {
+        rev: Option<String>,
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Settings shared by `diff` and `drift --base`.
+pub struct Output {
+    /// How findings are printed.
+    pub format: Format,
+    /// The lowest severity that fails.
+    pub fail_on: Severity,
+    /// A TOML file with `[[severity]]` overrides.
+    pub severity_levels: Option<PathBuf>,
+}
+
+/// `cargo xtask diff`.
+pub fn diff(input: DiffInput, output: &Output) -> ExitCode {
+    let overrides = match &output.severity_levels {
+        Some(path) => match read_allowlist(path) {
+            Ok(list) => list.overrides(),
+            Err(e) => return unreadable(e),
+        },
+        None => Vec::new(),
     };
-    let findings = match openapi_drift::diff(&old_doc, &new_doc) {
+    let pairs: Vec<(String, Value, String, Value, PathBuf)> = match input {
+        DiffInput::Files { old, new } => match (read_document(&old), read_document(&new)) {
+            (Ok(a), Ok(b)) => vec![(
+                old.display().to_string(),
+                a,
+                new.display().to_string(),
+                b,
+                new,
+            )],
+            (Err(e), _) | (_, Err(e)) => return unreadable(e),
+        },
+        DiffInput::Base { rev, files } => {
+            let rev = match rev {
+                Some(rev) => rev,
+                None => match merge_base(&std::env::current_dir().unwrap_or_default()) {
+                    Ok(rev) => rev,
+                    Err(e) => return unreadable(format!("{e:#}")),
+                },
+            };
+            let files = if files.is_empty() {
+                let root = root();
+                vec![root.join(UPSTREAM_SPEC), root.join(EMITTED_SPEC)]
+            } else {
+                files
+            };
+            let mut pairs = Vec::new();
+            for file in files {
+                let old = match git_show(&rev, &file) {
+                    Ok(text) => text,
+                    Err(e) => return unreadable(format!("{e:#}")),
+                };
+                let name = file.display().to_string();
+                let old_doc = match parse_text(&old, &format!("{name} at {rev}")) {
+                    Ok(doc) => doc,
+                    Err(e) => return unreadable(e),
+                };
+                let new_doc = match read_document(&file) {
+                    Ok(doc) => doc,
+                    Err(e) => return unreadable(e),
+                };
+                pairs.push((format!("{name}@{rev}"), old_doc, name, new_doc, file));
+            }
+            pairs
+        }
+    };
+    let mut failed = false;
+    for (old_name, old_doc, new_name, new_doc, file) in pairs {
+        let mut findings = match openapi_drift::diff(&old_doc, &new_doc) {
+            Ok(findings) => findings,
+            Err(e) => return unreadable(e),
+        };
+        if let Err(e) = openapi_drift::apply_overrides(&mut findings, &overrides) {
+            return unreadable(e);
+        }
+        let operations = openapi_drift::operation_labels(&old_doc, &new_doc);
+        let title = format!("{old_name} → {new_name}");
+        let file = file.display().to_string();
+        let report = Report {
+            findings: &findings,
+            allowed: &[],
+            operations: &operations,
+            fail_on: output.fail_on,
+            title: &title,
+            file: Some(&file),
+        };
+        print_report(&report, output.format);
+        failed |= (0..findings.len()).any(|i| report.fails(i));
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs git in `dir`; its standard output.
+fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .with_context(|| format!("cannot run git {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The merge base of `HEAD` with `main` (or `origin/main`).
+fn merge_base(dir: &Path) -> Result<String> {
+    for branch in ["main", "origin/main"] {
+        if let Ok(rev) = git(dir, &["merge-base", "HEAD", branch]) {
+            return Ok(rev.trim().to_owned());
+        }
+    }
+    bail!("no merge base of HEAD with main or origin/main; pass --base REV")
+}
+
+/// `file` as it was at `rev` (the path taken relative to its directory,
+/// so any working directory and any file in the repository work).
+fn git_show(rev: &str, file: &Path) -> Result<String> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    git(&dir, &["show", &format!("{rev}:./{name}")])
+        .with_context(|| format!("cannot read {} at {rev}", file.display()))
+}
+
+/// `cargo xtask drift --base REV`: the emitted document at REV against the
+/// one the code emits now.
+pub fn drift_against(rev: Option<String>, output: &Output) -> ExitCode {
+    let root = root();
+    let rev = match rev {
+        Some(rev) => rev,
+        None => match merge_base(&root) {
+            Ok(rev) => rev,
+            Err(e) => return unreadable(format!("{e:#}")),
+        },
+    };
+    let file = root.join(EMITTED_SPEC);
+    let old = match git_show(&rev, &file)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|t| parse_text(&t, &format!("{EMITTED_SPEC} at {rev}")))
+    {
+        Ok(doc) => doc,
+        Err(e) => return unreadable(e),
+    };
+    let new = match feather_api::openapi_document() {
+        Ok(doc) => doc,
+        Err(e) => return unreadable(format!("cannot emit the server's spec: {e}")),
+    };
+    let overrides = match read_allowlist(
+        output
+            .severity_levels
+            .as_deref()
+            .unwrap_or(&root.join(ALLOWLIST)),
+    ) {
+        Ok(list) => list.overrides(),
+        Err(e) => return unreadable(e),
+    };
+    let mut findings = match openapi_drift::diff(&old, &new) {
         Ok(findings) => findings,
         Err(e) => return unreadable(e),
     };
-    print_findings(&findings, &[], format);
-    match openapi_drift::worst(&findings) {
-        Some(worst) if worst >= fail_on => ExitCode::FAILURE,
-        _ => ExitCode::SUCCESS,
+    if let Err(e) = openapi_drift::apply_overrides(&mut findings, &overrides) {
+        return unreadable(e);
+    }
+    let operations = openapi_drift::operation_labels(&old, &new);
+    let title = format!("{EMITTED_SPEC}@{rev} → the server's API now");
+    let report = Report {
+        findings: &findings,
+        allowed: &[],
+        operations: &operations,
+        fail_on: output.fail_on,
+        title: &title,
+        file: Some(EMITTED_SPEC),
+    };
+    print_report(&report, output.format);
+    if (0..findings.len()).any(|i| report.fails(i)) {
+        eprintln!("drift: this change alters the server's API incompatibly since {rev}");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -74,11 +283,37 @@ struct Allowed {
     reason: String,
 }
 
+/// One rule's severity changed on review.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeverityLevel {
+    rule: String,
+    /// `breaking`, `warning`, `info` or `off`.
+    level: String,
+    reason: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Allowlist {
     #[serde(default)]
     allow: Vec<Allowed>,
+    #[serde(default)]
+    severity: Vec<SeverityLevel>,
+}
+
+impl Allowlist {
+    /// The `[[severity]]` entries (levels checked when the file is read).
+    fn overrides(&self) -> Vec<Override> {
+        self.severity
+            .iter()
+            .map(|s| Override {
+                rule: s.rule.clone(),
+                level: Severity::parse(&s.level),
+                reason: s.reason.clone(),
+            })
+            .collect()
+    }
 }
 
 impl Allowed {
@@ -97,6 +332,18 @@ fn read_allowlist(path: &Path) -> std::result::Result<Allowlist, String> {
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let list: Allowlist = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(bad) = list
+        .severity
+        .iter()
+        .find(|s| s.level != "off" && Severity::parse(&s.level).is_none())
+    {
+        return Err(format!(
+            "{}: severity level {:?} of {}: expected breaking, warning, info or off",
+            path.display(),
+            bad.level,
+            bad.rule
+        ));
+    }
     if let Some(bad) = list.allow.iter().find(|a| a.reason.trim().is_empty()) {
         return Err(format!(
             "{}: the entry for {} at {} has no reason; every allowed drift needs one",
@@ -138,15 +385,28 @@ pub fn drift(
     };
     // The client is generated from upstream: it is the "old" side a server
     // following the emitted document must keep working for.
-    let findings = match openapi_drift::diff(&upstream, &emitted) {
+    let mut findings = match openapi_drift::diff(&upstream, &emitted) {
         Ok(findings) => findings,
         Err(e) => return unreadable(e),
     };
+    if let Err(e) = openapi_drift::apply_overrides(&mut findings, &allowlist.overrides()) {
+        return unreadable(format!("{}: {e}", allowlist_path.display()));
+    }
     let allowed: Vec<bool> = findings
         .iter()
         .map(|f| allowlist.allow.iter().any(|a| a.matches(f)))
         .collect();
-    print_findings(&findings, &allowed, format);
+    let operations = openapi_drift::operation_labels(&upstream, &emitted);
+    let title = format!("{} → the server's emitted spec", upstream_path.display());
+    let report = Report {
+        findings: &findings,
+        allowed: &allowed,
+        operations: &operations,
+        fail_on: Severity::Warning,
+        title: &title,
+        file: Some(EMITTED_SPEC),
+    };
+    print_report(&report, format);
     let unexplained = findings
         .iter()
         .zip(&allowed)
@@ -179,76 +439,9 @@ pub fn drift(
     }
 }
 
-fn print_findings(findings: &[Finding], allowed: &[bool], format: Format) {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in findings {
-        *counts.entry(f.severity.as_str()).or_default() += 1;
-    }
-    match format {
-        Format::Json => {
-            let items: Vec<Value> = findings
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
-                    if let Some(obj) = v.as_object_mut() {
-                        obj.insert(
-                            "allowed".into(),
-                            Value::Bool(allowed.get(i).copied().unwrap_or(false)),
-                        );
-                    }
-                    v
-                })
-                .collect();
-            let out = serde_json::json!({"findings": items, "counts": counts});
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-        }
-        Format::Text => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let paint = |style: Style, text: &str| {
-                if colour {
-                    format!("{style}{text}{style:#}")
-                } else {
-                    text.to_owned()
-                }
-            };
-            let mut current: Option<&Option<String>> = None;
-            for (i, f) in findings.iter().enumerate() {
-                if current != Some(&f.operation) {
-                    let title = f.operation.as_deref().unwrap_or("(document)");
-                    println!("{}", paint(Style::new().bold(), title));
-                    current = Some(&f.operation);
-                }
-                let style = match f.severity {
-                    Severity::Breaking => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
-                    Severity::Warning => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
-                    Severity::Info => Style::new().dimmed(),
-                };
-                let mark = if allowed.get(i).copied().unwrap_or(false) {
-                    " (allowed)"
-                } else {
-                    ""
-                };
-                println!(
-                    "  {} {}{mark}: {}",
-                    paint(style, &format!("{:<8}", f.severity.as_str())),
-                    f.rule,
-                    f.message
-                );
-                if let Some(p) = &f.old_pointer {
-                    println!("           old {p}");
-                }
-                if let Some(p) = &f.new_pointer {
-                    println!("           new {p}");
-                }
-            }
-            let summary: Vec<String> = ["breaking", "warning", "info"]
-                .iter()
-                .map(|s| format!("{} {s}", counts.get(s).copied().unwrap_or(0)))
-                .collect();
-            println!("{} finding(s): {}", findings.len(), summary.join(", "));
-        }
-    }
+fn print_report(report: &Report<'_>, format: Format) {
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", report::render(report, format.report(), colour));
 }
 
 /// The server's emitted spec, as checked in.

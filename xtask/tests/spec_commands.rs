@@ -185,3 +185,187 @@ fn regen_check_finds_nothing_stale_on_main() {
         "{said}"
     );
 }
+
+/// Runs git in `dir`, failing the test on error.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap_or_else(|e| panic!("git: {e}"));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn xtask_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(XTASK)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run xtask: {e}"))
+}
+
+#[test]
+fn diff_against_a_git_revision_needs_no_checkout() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let repo = dir.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    std::fs::create_dir_all(repo.join("api")).unwrap_or_else(|e| panic!("{e}"));
+    write_json(&repo.join("api"), "spec.json", &upstream());
+    write_json(repo, "other.json", &upstream());
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "v1"]);
+    git(repo, &["checkout", "-q", "-b", "change"]);
+    write_json(&repo.join("api"), "spec.json", &without_job_id());
+    git(repo, &["commit", "-q", "-am", "drop job_id"]);
+    // Unstaged work counts too: the working tree is compared.
+    let mut additive = upstream();
+    additive["info"]["title"] = json!("retitled");
+    write_json(repo, "other.json", &additive);
+
+    // Default revision: the merge base with main (v1).
+    let out = xtask_in(
+        repo,
+        &["diff", "--base", "--format", "json", "api/spec.json"],
+    );
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["counts"]["breaking"], json!(1), "{report:#}");
+    // From inside the directory, with an explicit revision.
+    assert_eq!(
+        code(&xtask_in(
+            &repo.join("api"),
+            &["diff", "--base", "main", "spec.json"]
+        )),
+        1
+    );
+    // Against the branch's own commit nothing changed.
+    assert_eq!(
+        code(&xtask_in(
+            repo,
+            &["diff", "--base", "HEAD", "api/spec.json"]
+        )),
+        0
+    );
+    // The retitled file is not breaking; several files: the worst decides.
+    assert_eq!(
+        code(&xtask_in(repo, &["diff", "--base", "main", "other.json"])),
+        0
+    );
+    assert_eq!(
+        code(&xtask_in(
+            repo,
+            &["diff", "--base", "main", "other.json", "api/spec.json"]
+        )),
+        1
+    );
+    // A file the revision does not have, or a revision that does not
+    // exist: unreadable input, named.
+    write_json(repo, "new.json", &upstream());
+    let out = xtask_in(repo, &["diff", "--base", "main", "new.json"]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("new.json at main"));
+    assert_eq!(
+        code(&xtask_in(
+            repo,
+            &["diff", "--base", "no-such-rev", "other.json"]
+        )),
+        2
+    );
+}
+
+#[test]
+fn severity_levels_raise_lower_or_turn_off_a_rule_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = root().join("openapi.json").display().to_string();
+    let broken = write_json(dir.path(), "broken.json", &without_job_id());
+    let levels = |body: &str| {
+        let path = dir.path().join("levels.toml");
+        std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
+        path.display().to_string()
+    };
+    let lowered = levels(
+        "[[severity]]\nrule = \"response-required-property-removed\"\nlevel = \"info\"\nreason = \"job_id is read by nobody\"\n",
+    );
+    let out = xtask(&[
+        "diff",
+        &base,
+        &broken,
+        "--severity-levels",
+        &lowered,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let message = report["findings"]
+        .as_array()
+        .and_then(|f| {
+            f.iter()
+                .find(|f| f["rule"] == "response-required-property-removed")
+        })
+        .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains("job_id is read by nobody"), "{message}");
+
+    let off = levels(
+        "[[severity]]\nrule = \"response-required-property-removed\"\nlevel = \"off\"\nreason = \"r\"\n",
+    );
+    let out = xtask(&[
+        "diff",
+        &base,
+        &broken,
+        "--severity-levels",
+        &off,
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["counts"]["breaking"], Value::Null, "{report:#}");
+
+    let raised = levels(
+        "[[severity]]\nrule = \"response-optional-property-added\"\nlevel = \"breaking\"\nreason = \"strict consumers\"\n",
+    );
+    let mut added = upstream();
+    added["components"]["schemas"]["SyncTriggerResponse"]["properties"]["eta"] =
+        json!({"type": "integer"});
+    let added = write_json(dir.path(), "added.json", &added);
+    assert_eq!(
+        code(&xtask(&[
+            "diff",
+            &base,
+            &added,
+            "--severity-levels",
+            &raised
+        ])),
+        1
+    );
+
+    for bad in [
+        "[[severity]]\nrule = \"no-such-rule\"\nlevel = \"info\"\nreason = \"r\"\n",
+        "[[severity]]\nrule = \"response-required-property-removed\"\nlevel = \"info\"\nreason = \" \"\n",
+        "[[severity]]\nrule = \"response-required-property-removed\"\nlevel = \"loud\"\nreason = \"r\"\n",
+    ] {
+        let path = levels(bad);
+        let out = xtask(&["diff", &base, &broken, "--severity-levels", &path]);
+        assert_eq!(code(&out), 2, "{bad}");
+    }
+}
+
+#[test]
+fn drift_against_head_finds_no_server_api_change() {
+    // The checked-in emitted document at HEAD is what the code emits (regen
+    // --check guards that), so nothing changed since HEAD.
+    let out = xtask(&["drift", "--base", "HEAD", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["findings"], json!([]));
+}

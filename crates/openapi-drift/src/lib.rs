@@ -32,6 +32,7 @@
 
 mod client;
 mod keywords;
+pub mod report;
 mod rules;
 mod schema;
 
@@ -149,6 +150,72 @@ pub fn diff_texts(old: &str, new: &str) -> Result<Vec<Finding>, DiffError> {
         })
     };
     diff(&parse(old, "old")?, &parse(new, "new")?)
+}
+
+/// A reviewed change of one rule's severity (oasdiff's
+/// `--severity-levels`): raised, lowered, or turned off (`level: None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    /// The rule id; must be one of [`RULES`].
+    pub rule: String,
+    /// The new severity; `None` drops the rule's findings.
+    pub level: Option<Severity>,
+    /// Why: printed with every finding it changes.
+    pub reason: String,
+}
+
+/// Applies `overrides` to `findings`: an unknown rule id or a missing
+/// reason is an error (a typo would otherwise silently do nothing).
+pub fn apply_overrides(findings: &mut Vec<Finding>, overrides: &[Override]) -> Result<(), String> {
+    for o in overrides {
+        if rule(&o.rule).is_none() {
+            return Err(format!("severity override for unknown rule {:?}", o.rule));
+        }
+        if o.reason.trim().is_empty() {
+            return Err(format!(
+                "the severity override of {} has no reason; every override needs one",
+                o.rule
+            ));
+        }
+    }
+    findings.retain_mut(|f| match overrides.iter().find(|o| o.rule == f.rule) {
+        None => true,
+        Some(Override { level: None, .. }) => false,
+        Some(Override {
+            level: Some(level),
+            reason,
+            ..
+        }) => {
+            if *level != f.severity {
+                f.message = format!("{} [{} → {level}: {reason}]", f.message, f.severity);
+                f.severity = *level;
+            }
+            true
+        }
+    });
+    Ok(())
+}
+
+/// Every operation of both documents as `METHOD /path` (the old path
+/// where both have the operation), for reports that list them all.
+pub fn operation_labels(old: &Value, new: &Value) -> Vec<String> {
+    let mut labels: BTreeMap<(String, &str), String> = BTreeMap::new();
+    for document in [new, old] {
+        let Some(paths) = document.get("paths").and_then(Value::as_object) else {
+            continue;
+        };
+        for (path, item) in paths {
+            for method in METHODS {
+                if item.get(*method).is_some() {
+                    labels.insert(
+                        (path_shape(path), method),
+                        format!("{} {path}", method.to_uppercase()),
+                    );
+                }
+            }
+        }
+    }
+    labels.into_values().collect()
 }
 
 /// The highest severity among `findings`, if any.
@@ -408,11 +475,17 @@ pub(crate) fn is_deprecated(value: &Value) -> bool {
 
 /// Today's date, `YYYY-MM-DD` in UTC (for `x-sunset`).
 fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    civil_date(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 86_400),
+    )
+}
+
+/// The date `days` after 1970-01-01, as `YYYY-MM-DD`.
+pub(crate) fn civil_date(days: u64) -> String {
     // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
+    let z = i64::try_from(days).unwrap_or(i64::MAX / 2) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
