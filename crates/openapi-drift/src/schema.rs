@@ -264,30 +264,90 @@ impl Compare<'_> {
             ) else {
                 continue;
             };
-            if a.len() != b.len() {
-                let more = b.len() > a.len();
-                self.add(
-                    id("variants-changed"),
-                    match (side, more, keyword) {
-                        (_, _, "allOf") => Severity::Warning,
-                        (Side::Response, true, _) | (Side::Request, false, _) => Severity::Breaking,
-                        _ => Severity::Info,
-                    },
-                    &op,
-                    &np,
-                    format!(
-                        "{what} {keyword} went from {} to {} variants",
-                        a.len(),
-                        b.len()
-                    ),
-                );
-            }
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            // Variants that all name a component are matched by name, so
+            // a reordered or inserted variant is not a change of the others.
+            let names = |list: &[Value]| -> Option<Vec<String>> {
+                list.iter()
+                    .map(|v| {
+                        v.get("$ref")
+                            .and_then(Value::as_str)
+                            .and_then(|r| r.rsplit('/').next())
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            };
+            let pairs: Vec<(usize, usize)> = match (names(a), names(b)) {
+                (Some(na), Some(nb)) => {
+                    let added: Vec<&String> = nb.iter().filter(|n| !na.contains(n)).collect();
+                    let removed: Vec<&String> = na.iter().filter(|n| !nb.contains(n)).collect();
+                    if !added.is_empty() || !removed.is_empty() {
+                        let list = |names: &[&String]| {
+                            names
+                                .iter()
+                                .map(|n| n.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        };
+                        let severity = match (keyword, side, added.is_empty(), removed.is_empty()) {
+                            ("allOf", ..) => Severity::Warning,
+                            // A response may now be a variant the client
+                            // does not know; a request may no longer be one
+                            // the client sends.
+                            (_, Side::Response, false, _) | (_, Side::Request, _, false) => {
+                                Severity::Breaking
+                            }
+                            _ => Severity::Info,
+                        };
+                        let mut change = Vec::new();
+                        if !added.is_empty() {
+                            change.push(format!("gained {}", list(&added)));
+                        }
+                        if !removed.is_empty() {
+                            change.push(format!("lost {}", list(&removed)));
+                        }
+                        self.add(
+                            id("variants-changed"),
+                            severity,
+                            &op,
+                            &np,
+                            format!("{what} {keyword} {}", change.join(" and ")),
+                        );
+                    }
+                    na.iter()
+                        .enumerate()
+                        .filter_map(|(i, name)| nb.iter().position(|m| m == name).map(|j| (i, j)))
+                        .collect()
+                }
+                _ => {
+                    if a.len() != b.len() {
+                        let more = b.len() > a.len();
+                        self.add(
+                            id("variants-changed"),
+                            match (side, more, keyword) {
+                                (_, _, "allOf") => Severity::Warning,
+                                (Side::Response, true, _) | (Side::Request, false, _) => {
+                                    Severity::Breaking
+                                }
+                                _ => Severity::Info,
+                            },
+                            &op,
+                            &np,
+                            format!(
+                                "{what} {keyword} went from {} to {} variants",
+                                a.len(),
+                                b.len()
+                            ),
+                        );
+                    }
+                    (0..a.len().min(b.len())).map(|i| (i, i)).collect()
+                }
+            };
+            for (i, j) in pairs {
                 self.schema(
-                    x,
+                    &a[i],
                     format!("{op}/{keyword}/{i}"),
-                    y,
-                    format!("{np}/{keyword}/{i}"),
+                    &b[j],
+                    format!("{np}/{keyword}/{j}"),
                     subject,
                     what,
                 );

@@ -1041,3 +1041,34 @@ fn every_rule_has_a_fixture() {
     }
     assert!(missing.is_empty(), "rules without a fixture: {missing:?}");
 }
+
+#[test]
+fn variants_naming_components_are_matched_by_name() {
+    let a = || json!({"$ref": "#/components/schemas/A"});
+    let b = || json!({"$ref": "#/components/schemas/B"});
+    let c = || json!({"$ref": "#/components/schemas/C"});
+    let family = "response-body";
+    let doc = |variants: Vec<Value>| document(family, &json!({ "oneOf": variants }));
+    // Reordered: nothing.
+    assert!(run(&doc(vec![a(), b()]), &doc(vec![b(), a()])).is_empty());
+    // One inserted in front: one finding naming it, the others compared
+    // with themselves (no reference "changed").
+    let found = run(&doc(vec![a(), b()]), &doc(vec![c(), a(), b()]));
+    expect_only("inserted", &found, "response-body-variants-changed", B);
+    assert!(
+        found[0].message.contains("gained C"),
+        "{}",
+        found[0].message
+    );
+    // Replaced at the same count: still seen.
+    let found = run(&doc(vec![a(), b()]), &doc(vec![a(), c()]));
+    expect_only("replaced", &found, "response-body-variants-changed", B);
+    assert!(found[0].message.contains("gained C and lost B"));
+    // A request that can no longer be B breaks; one more variant does not.
+    let family = "request-body";
+    let doc = |variants: Vec<Value>| document(family, &json!({ "oneOf": variants }));
+    let found = run(&doc(vec![a(), b()]), &doc(vec![a()]));
+    expect_only("removed", &found, "request-body-variants-changed", B);
+    let found = run(&doc(vec![a()]), &doc(vec![a(), b()]));
+    expect_only("added", &found, "request-body-variants-changed", I);
+}
