@@ -53,7 +53,8 @@ enum Command {
         /// `--base` alone: the merge base of HEAD with main).
         #[arg(long, num_args = 0..=1, default_missing_value = "")]
         base: Option<String>,
-        #[arg(long, value_enum, default_value = "text")]
+        /// text, json, markdown, github or junit.
+        #[arg(long, default_value = "text", value_parser = parse_format)]
         format: spec::Format,
         /// Lowest severity that fails: breaking, warning or info.
         #[arg(long, default_value = "breaking", value_parser = parse_severity)]
@@ -75,7 +76,8 @@ enum Command {
         /// Reviewed drift (default: xtask/drift-allowlist.toml).
         #[arg(long)]
         allowlist: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
+        /// text, json, markdown, github or junit.
+        #[arg(long, default_value = "text", value_parser = parse_format)]
         format: spec::Format,
         /// Instead: did this change alter the server's API incompatibly?
         /// The emitted document at this git revision (default, `--base`
@@ -130,6 +132,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+fn parse_format(text: &str) -> Result<spec::Format, String> {
+    spec::Format::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = spec::Format::ALL.iter().map(|(n, _)| *n).collect();
+        format!("{text:?}: expected one of {}", names.join(", "))
+    })
 }
 
 fn parse_severity(text: &str) -> Result<openapi_drift::Severity, String> {

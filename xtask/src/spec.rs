@@ -30,32 +30,7 @@ pub fn unreadable(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Output format of findings.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum Format {
-    /// Grouped by operation; coloured on a terminal.
-    Text,
-    /// One JSON object: `{"findings": [...], "counts": {...}}`.
-    Json,
-    /// A pull-request comment: summary table, findings by operation.
-    Markdown,
-    /// GitHub Actions annotations, one per breaking or warning finding.
-    Github,
-    /// JUnit XML: one test case per operation.
-    Junit,
-}
-
-impl Format {
-    fn report(self) -> report::Format {
-        match self {
-            Format::Text => report::Format::Text,
-            Format::Json => report::Format::Json,
-            Format::Markdown => report::Format::Markdown,
-            Format::Github => report::Format::Github,
-            Format::Junit => report::Format::Junit,
-        }
-    }
-}
+pub use openapi_drift::report::Format;
 
 fn parse_text(text: &str, name: &str) -> std::result::Result<Value, String> {
     openapi_compat::parse_document(text).map_err(|e| format!("cannot parse {name}: {e}"))
@@ -145,32 +120,43 @@ pub fn diff(input: DiffInput, output: &Output) -> ExitCode {
     };
     let mut failed = false;
     for (old_name, old_doc, new_name, new_doc, file) in pairs {
-        let mut findings = match openapi_drift::diff(&old_doc, &new_doc) {
-            Ok(findings) => findings,
-            Err(e) => return unreadable(e),
-        };
-        if let Err(e) = openapi_drift::apply_overrides(&mut findings, &overrides) {
-            return unreadable(e);
-        }
-        let operations = openapi_drift::operation_labels(&old_doc, &new_doc);
         let title = format!("{old_name} → {new_name}");
         let file = file.display().to_string();
-        let report = Report {
-            findings: &findings,
-            allowed: &[],
-            operations: &operations,
-            fail_on: output.fail_on,
-            title: &title,
-            file: Some(&file),
-        };
-        print_report(&report, output.format);
-        failed |= (0..findings.len()).any(|i| report.fails(i));
+        match compare(&old_doc, &new_doc, &overrides, &title, &file, output) {
+            Ok(fails) => failed |= fails,
+            Err(code) => return code,
+        }
     }
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Diffs, applies the severity overrides and prints one report; whether a
+/// finding fails, or the exit code of unreadable input.
+fn compare(
+    old: &Value,
+    new: &Value,
+    overrides: &[Override],
+    title: &str,
+    file: &str,
+    output: &Output,
+) -> std::result::Result<bool, ExitCode> {
+    let mut findings = openapi_drift::diff(old, new).map_err(unreadable)?;
+    openapi_drift::apply_overrides(&mut findings, overrides).map_err(unreadable)?;
+    let operations = openapi_drift::operation_labels(old, new);
+    let report = Report {
+        findings: &findings,
+        allowed: &[],
+        operations: &operations,
+        fail_on: output.fail_on,
+        title,
+        file: Some(file),
+    };
+    print_report(&report, output.format);
+    Ok((0..findings.len()).any(|i| report.fails(i)))
 }
 
 /// Runs git in `dir`; its standard output.
@@ -247,29 +233,14 @@ pub fn drift_against(rev: Option<String>, output: &Output) -> ExitCode {
         Ok(list) => list.overrides(),
         Err(e) => return unreadable(e),
     };
-    let mut findings = match openapi_drift::diff(&old, &new) {
-        Ok(findings) => findings,
-        Err(e) => return unreadable(e),
-    };
-    if let Err(e) = openapi_drift::apply_overrides(&mut findings, &overrides) {
-        return unreadable(e);
-    }
-    let operations = openapi_drift::operation_labels(&old, &new);
     let title = format!("{EMITTED_SPEC}@{rev} → the server's API now");
-    let report = Report {
-        findings: &findings,
-        allowed: &[],
-        operations: &operations,
-        fail_on: output.fail_on,
-        title: &title,
-        file: Some(EMITTED_SPEC),
-    };
-    print_report(&report, output.format);
-    if (0..findings.len()).any(|i| report.fails(i)) {
-        eprintln!("drift: this change alters the server's API incompatibly since {rev}");
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    match compare(&old, &new, &overrides, &title, EMITTED_SPEC, output) {
+        Ok(true) => {
+            eprintln!("drift: this change alters the server's API incompatibly since {rev}");
+            ExitCode::FAILURE
+        }
+        Ok(false) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
 }
 
@@ -441,7 +412,7 @@ pub fn drift(
 
 fn print_report(report: &Report<'_>, format: Format) {
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", report::render(report, format.report(), colour));
+    print!("{}", report::render(report, format, colour));
 }
 
 /// The server's emitted spec, as checked in.

@@ -31,6 +31,26 @@ pub enum Format {
     Junit,
 }
 
+impl Format {
+    /// Every format with its command-line name.
+    pub const ALL: [(&'static str, Format); 5] = [
+        ("text", Format::Text),
+        ("json", Format::Json),
+        ("markdown", Format::Markdown),
+        ("github", Format::Github),
+        ("junit", Format::Junit),
+    ];
+
+    /// The format named `name` (`text`, `json`, `markdown`, `github`,
+    /// `junit`).
+    pub fn parse(name: &str) -> Option<Format> {
+        Format::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+    }
+}
+
 /// What a report shows.
 pub struct Report<'a> {
     /// The findings, as [`crate::diff`] returns them.
