@@ -164,18 +164,29 @@ pub struct Override {
     pub reason: String,
 }
 
+/// Why severity overrides were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    /// The rule id is not one of [`RULES`] (a typo would do nothing).
+    #[error("severity override for unknown rule {0:?}")]
+    UnknownRule(String),
+    /// The override says nothing about why.
+    #[error("the severity override of {0} has no reason; every override needs one")]
+    NoReason(String),
+}
+
 /// Applies `overrides` to `findings`: an unknown rule id or a missing
 /// reason is an error (a typo would otherwise silently do nothing).
-pub fn apply_overrides(findings: &mut Vec<Finding>, overrides: &[Override]) -> Result<(), String> {
+pub fn apply_overrides(
+    findings: &mut Vec<Finding>,
+    overrides: &[Override],
+) -> Result<(), OverrideError> {
     for o in overrides {
         if rule(&o.rule).is_none() {
-            return Err(format!("severity override for unknown rule {:?}", o.rule));
+            return Err(OverrideError::UnknownRule(o.rule.clone()));
         }
         if o.reason.trim().is_empty() {
-            return Err(format!(
-                "the severity override of {} has no reason; every override needs one",
-                o.rule
-            ));
+            return Err(OverrideError::NoReason(o.rule.clone()));
         }
     }
     findings.retain_mut(|f| match overrides.iter().find(|o| o.rule == f.rule) {
@@ -715,6 +726,66 @@ pub(crate) fn object(value: &Value) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finding(rule: &'static str, severity: Severity) -> Finding {
+        Finding {
+            rule,
+            severity,
+            operation: None,
+            old_pointer: None,
+            new_pointer: Some("/x".into()),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn overrides_raise_lower_or_drop_a_rule_and_refuse_typos() {
+        let mut found = vec![
+            finding("response-optional-property-added", Severity::Info),
+            finding("response-required-property-removed", Severity::Breaking),
+            finding("operation-tags-changed", Severity::Info),
+        ];
+        let set = |rule: &str, level: Option<Severity>| Override {
+            rule: rule.into(),
+            level,
+            reason: "reviewed".into(),
+        };
+        let overrides = [
+            set("response-optional-property-added", Some(Severity::Breaking)),
+            set(
+                "response-required-property-removed",
+                Some(Severity::Warning),
+            ),
+            set("operation-tags-changed", None),
+        ];
+        assert_eq!(apply_overrides(&mut found, &overrides), Ok(()));
+        let got: Vec<(&str, Severity)> = found.iter().map(|f| (f.rule, f.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("response-optional-property-added", Severity::Breaking),
+                ("response-required-property-removed", Severity::Warning),
+            ]
+        );
+        assert!(found[0].message.contains("info → breaking: reviewed"));
+        assert_eq!(
+            apply_overrides(&mut found, &[set("no-such-rule", None)]),
+            Err(OverrideError::UnknownRule("no-such-rule".into()))
+        );
+        let mut silent = set("operation-tags-changed", None);
+        silent.reason = " ".into();
+        assert_eq!(
+            apply_overrides(&mut found, &[silent]),
+            Err(OverrideError::NoReason("operation-tags-changed".into()))
+        );
+    }
+
+    #[test]
+    fn civil_dates_are_gregorian() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(20_790), "2026-12-03");
+    }
 
     #[test]
     fn path_shapes_ignore_parameter_names() {
