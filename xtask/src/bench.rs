@@ -55,12 +55,7 @@ pub fn run(extra: &[OsString]) -> Result<()> {
 
 /// `git describe --always --dirty` of the workspace, or `unknown`.
 fn revision() -> String {
-    Command::new("git")
-        .args(["describe", "--always", "--dirty"])
-        .current_dir(root())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    crate::spec::git(&root(), &["describe", "--always", "--dirty"])
+        .map(|out| out.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }

@@ -160,7 +160,7 @@ fn compare(
 }
 
 /// Runs git in `dir`; its standard output.
-fn git(dir: &Path, args: &[&str]) -> Result<String> {
+pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)

@@ -299,17 +299,7 @@ fn github(report: &Report<'_>) -> String {
 
 /// Now in UTC as `YYYY-MM-DDTHH:MM:SS` (JUnit's timestamp).
 fn timestamp() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let day = crate::civil_date(seconds / 86_400);
-    let rest = seconds % 86_400;
-    format!(
-        "{day}T{:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 fn junit(report: &Report<'_>) -> String {
