@@ -5,7 +5,8 @@
 //! - [`api`]: the `feather-api` trait implemented over the store;
 //! - [`engine`]: the sync engine (workers, leases, reaper) over `feather-connectors`;
 //! - [`metrics`]: Prometheus metrics and the `/metrics` text;
-//! - [`server`]: starting, logging and stopping the dropshot server;
+//! - [`server`]: starting and stopping the dropshot server;
+//! - [`logging`]: the log formats and the buffered JSON log writer;
 //! - [`demo`] and [`admin`]: seeding and operator commands.
 //!
 //! The binary (`src/main.rs`) is only the command line over these.
@@ -15,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod demo;
 pub mod engine;
+pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod store;
@@ -22,7 +24,8 @@ pub mod store;
 /// The git revision this binary was built from (`unknown` outside a checkout).
 pub const GIT_REVISION: &str = env!("FEATHER_GIT_REVISION");
 
+pub use logging::{LogFormat, LogGuard, logger};
 pub use server::{
-    LogFormat, MetricsMode, RunningServer, ServeOptions, ServerError, TlsFiles, logger,
-    raise_open_files_limit, shutdown_signal, start, start_with,
+    MetricsMode, RunningServer, ServeOptions, ServerError, TlsFiles, raise_open_files_limit,
+    shutdown_signal, start, start_with,
 };

@@ -16,6 +16,11 @@ use feather_server::{
     shutdown_signal, start_with, store,
 };
 
+/// mimalloc instead of glibc's malloc: allocation and free were 15% of the
+/// server's instructions per status request under glibc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serves the Feather knowledge-base sync API (trigger a connector sync, read
 /// its status) with API-key auth, tenants and embedded storage.
 #[derive(Debug, Parser)]
@@ -170,7 +175,8 @@ fn report(error: &anyhow::Error) -> String {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let log = logger(args.log_format, args.log_level)?;
+    // Held to the end: dropping it writes out the last lines.
+    let (log, _log_guard) = logger(args.log_format, args.log_level)?;
     raise_open_files_limit(&log);
     let url = &args.database.database_url;
     let options = store::OpenOptions {

@@ -1,4 +1,4 @@
-//! Starting, logging and stopping the HTTP server.
+//! Starting and stopping the HTTP server.
 //!
 //! The API description comes from `feather-api`'s trait, implemented by
 //! [`FeatherServerImpl`]; `/healthz`, `/readyz`, `/openapi.json` and
@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dropshot::{
-    ConfigDropshot, ConfigLogging, ConfigLoggingIfExists, ConfigLoggingLevel, HandlerTaskMode,
-    HttpResponseOk, HttpServer, RequestContext, ServerBuilder, endpoint,
+    ConfigDropshot, HandlerTaskMode, HttpResponseOk, HttpServer, RequestContext, ServerBuilder,
+    endpoint,
 };
 use feather_api::ApiError;
 use schemars::JsonSchema;
@@ -48,50 +48,6 @@ pub enum ServerError {
     /// The metrics registry could not be set up.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
-}
-
-/// Format of the server's log lines (one per request, plus lifecycle events).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// `pretty` when stderr is a terminal, `json` otherwise (a file, a pipe,
-    /// a log collector).
-    Auto,
-    /// Human-readable, for a terminal.
-    Pretty,
-    /// Bunyan JSON, one object per line, for log collectors.
-    Json,
-}
-
-impl LogFormat {
-    /// `Auto` decided for this process's stderr.
-    pub fn resolve(self) -> LogFormat {
-        use std::io::IsTerminal as _;
-        match self {
-            LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,
-            LogFormat::Auto => LogFormat::Json,
-            other => other,
-        }
-    }
-}
-
-/// Builds the server's logger (stderr). Request logs carry method, URI,
-/// status and latency; they never carry request headers, so never the key.
-///
-/// The terminal format costs: with stderr redirected to a file, GET status
-/// at 64 connections ran at 39.7k req/s with `pretty` lines and 48.0k with
-/// JSON (56.8k with no request log), hence `auto`.
-pub fn logger(format: LogFormat, level: ConfigLoggingLevel) -> Result<slog::Logger, ServerError> {
-    let config = match format.resolve() {
-        LogFormat::Auto | LogFormat::Pretty => ConfigLogging::StderrTerminal { level },
-        LogFormat::Json => ConfigLogging::File {
-            level,
-            path: "/dev/stderr".into(),
-            if_exists: ConfigLoggingIfExists::Append,
-        },
-    };
-    config
-        .to_logger("feather-server")
-        .map_err(|e| ServerError::Logging(e.to_string()))
 }
 
 /// Raises this process's soft limit on open files to its hard limit and logs

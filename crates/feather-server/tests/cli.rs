@@ -292,3 +292,80 @@ async fn after_sigterm_the_sqlite_file_alone_holds_every_acknowledged_write() ->
     assert_eq!(jobs[0]["status"], "queued");
     Ok(())
 }
+
+/// `--log-format json`: one Bunyan line per request on stderr, and on
+/// SIGTERM every line logged before the exit is written (the buffered log
+/// writer is flushed by shutdown, not lost with the process).
+#[tokio::test]
+async fn json_log_has_a_line_per_request_and_sigterm_writes_them_all() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("f.db").display());
+    let demo = common::admin(&url, &["seed-demo"])?;
+    let key = demo["api_key"].as_str().unwrap_or_default().to_owned();
+    let kb = demo["kb_id"].as_str().unwrap_or_default().to_owned();
+    let source = demo["sources"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let log_path = dir.path().join("stderr.log");
+    let mut command = Command::new(BIN);
+    command
+        .args(["--bind", "127.0.0.1:0", "--database-url", &url, "--no-demo"])
+        .args([
+            "--workers",
+            "0",
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+        ])
+        .stderr(std::fs::File::create(&log_path)?);
+    let mut server = common::ServerProcess::spawn(command)?;
+    let client = reqwest::Client::new();
+    let status_url = format!(
+        "{}/v1/knowledge-base/knowledge-bases/{kb}/sources/{source}/sync/status",
+        server.base_url
+    );
+    const REQUESTS: usize = 300;
+    for _ in 0..REQUESTS {
+        let answer = client
+            .get(&status_url)
+            .header("x-api-key", &key)
+            .send()
+            .await?;
+        assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    }
+    server.signal("TERM")?;
+    assert!(
+        server.wait_exit(Duration::from_secs(10))?,
+        "exit 0 on SIGTERM"
+    );
+
+    let log = std::fs::read_to_string(&log_path)?;
+    let records: Vec<Value> = log
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("a line is not JSON ({e}):\n{log}"))?;
+    let completed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["msg"] == "request completed" && r["uri"].as_str() != Some("/healthz"))
+        .collect();
+    assert_eq!(completed.len(), REQUESTS, "one line per request:\n{log}");
+    for record in &completed {
+        assert_eq!(record["name"], "feather-server");
+        assert_eq!(record["level"], 30);
+        assert_eq!(record["response_code"], 200);
+        assert_eq!(record["method"], "GET");
+        assert!(record["req_id"].is_string() && record["latency_us"].is_u64());
+        assert!(
+            !record.to_string().contains(&key[4..]),
+            "the key leaked: {record}"
+        );
+    }
+    assert!(
+        records.iter().any(|r| r["msg"] == "listening"),
+        "lifecycle lines too:\n{log}"
+    );
+    Ok(())
+}
