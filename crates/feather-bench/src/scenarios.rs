@@ -117,11 +117,7 @@ pub async fn ceiling(settings: &Settings, body: &Bytes) -> anyhow::Result<Ceilin
         "  ceiling: minimal hyper server, fixed {}-byte body",
         body.len()
     );
-    let body_file = settings.work_dir.join("ceiling-body.json");
-    std::fs::write(&body_file, body)?;
-    let mut command = Command::new(&settings.self_bin);
-    command.arg("ceiling").arg("--body-file").arg(&body_file);
-    let server = spawn_server(command, &settings.work_dir.join("ceiling.log")).await?;
+    let server = spawn_ceiling(settings, body, "ceiling").await?;
     let pid = server.pid();
     let mut points = Vec::new();
     for connections in CONNECTIONS {
@@ -133,6 +129,19 @@ pub async fn ceiling(settings: &Settings, body: &Bytes) -> anyhow::Result<Ceilin
         body_bytes: body.len(),
         points,
     })
+}
+
+/// Starts the hyper ceiling server answering `body` (`label` names its files).
+async fn spawn_ceiling(
+    settings: &Settings,
+    body: &Bytes,
+    label: &str,
+) -> anyhow::Result<ServerProcess> {
+    let body_file = settings.work_dir.join(format!("{label}-body.json"));
+    std::fs::write(&body_file, body)?;
+    let mut command = Command::new(&settings.self_bin);
+    command.arg("ceiling").arg("--body-file").arg(&body_file);
+    spawn_server(command, &settings.work_dir.join(format!("{label}.log"))).await
 }
 
 /// Status latency with a small and a large history.
@@ -172,6 +181,8 @@ pub struct BackendResults {
     pub idle_memory: Memory,
     /// GET status with and without metrics.
     pub metrics_cost: MetricsCost,
+    /// GET status @64 against the hyper ceiling, in alternating rounds.
+    pub ceiling_share: CeilingShare,
     /// The database's own ceilings for the same status query and trigger
     /// transaction, per caller count.
     pub ceilings: Vec<Ceiling>,
@@ -275,9 +286,6 @@ pub struct MetricsCost {
     pub without_metrics: Vec<Point>,
 }
 
-/// Rounds per side of [`MetricsCost`].
-const METRICS_COST_ROUNDS: usize = 3;
-
 impl MetricsCost {
     /// Median requests per second of `points`.
     pub fn median_rps(points: &[Point]) -> f64 {
@@ -311,38 +319,104 @@ async fn metrics_cost(
     path: &str,
     api_key: &str,
 ) -> anyhow::Result<MetricsCost> {
-    eprintln!("  GET status @64, with and without metrics ({METRICS_COST_ROUNDS} rounds each)");
-    let mut cost = MetricsCost {
-        with_metrics: Vec::new(),
-        without_metrics: Vec::new(),
-    };
-    for round in 0..METRICS_COST_ROUNDS * 2 {
-        // A B B A A B ...: neither side always runs first (the first server
-        // of a pair met colder caches and connections in earlier runs).
-        let with = matches!(round % 4, 0 | 3);
+    eprintln!("  GET status @64, with and without metrics ({ROUNDS} rounds each)");
+    let mut round = 0;
+    let (with_metrics, without_metrics) = alternating(async |with| {
+        round += 1;
         let mut command = server_command(settings, url, 0);
         if !with {
             command.arg("--no-metrics");
         }
         let label = if with { "with" } else { "without" };
-        let server = spawn_server(
-            command,
-            &settings
-                .work_dir
-                .join(format!("{backend}-metrics-{label}-{round}.log")),
-        )
-        .await?;
+        let log = format!("{backend}-metrics-{label}-{round}.log");
+        let server = spawn_server(command, &settings.work_dir.join(log)).await?;
         eprint!("    {label:>7} metrics:");
         let source = loadgen::cycle(vec![path.to_owned()], api_key, Method::GET);
-        let measured = point(server.addr, Some(server.pid()), settings.spec(64), source).await?;
-        drop(server);
-        if with {
-            cost.with_metrics.push(measured);
+        point(server.addr, Some(server.pid()), settings.spec(64), source).await
+    })
+    .await?;
+    Ok(MetricsCost {
+        with_metrics,
+        without_metrics,
+    })
+}
+
+/// Rounds per side of the alternating measurements ([`MetricsCost`],
+/// [`CeilingShare`]).
+const ROUNDS: usize = 3;
+
+/// Runs [`ROUNDS`] measurements of each of two sides in the order A B B A A
+/// B, so that the machine's drift and the order fall on both alike (the
+/// first of a pair met colder caches and connections in earlier runs);
+/// returns A's points and B's, each in run order. `measure(true)` measures A.
+async fn alternating(
+    mut measure: impl AsyncFnMut(bool) -> anyhow::Result<Point>,
+) -> anyhow::Result<(Vec<Point>, Vec<Point>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS * 2 {
+        let is_a = matches!(round % 4, 0 | 3);
+        let measured = measure(is_a).await?;
+        if is_a {
+            a.push(measured);
         } else {
-            cost.without_metrics.push(measured);
+            b.push(measured);
         }
     }
-    Ok(cost)
+    Ok((a, b))
+}
+
+/// GET status at 64 connections and the hyper ceiling answering a body of
+/// the same size, in alternating rounds (A B B A A B) while both servers
+/// run: the share of the ceiling compares the medians. On a shared VM the
+/// same server's throughput drifts by a quarter within minutes, so a
+/// ceiling measured once, minutes before, is no denominator.
+#[derive(Clone, Debug, Serialize)]
+pub struct CeilingShare {
+    /// Rounds of the hyper ceiling, in run order.
+    pub ceiling: Vec<Point>,
+    /// Rounds of `feather-server`, in run order.
+    pub server: Vec<Point>,
+}
+
+impl CeilingShare {
+    /// Median server rate over median ceiling rate.
+    pub fn fraction(&self) -> f64 {
+        MetricsCost::median_rps(&self.server) / MetricsCost::median_rps(&self.ceiling)
+    }
+}
+
+/// Measures [`CeilingShare`]: `server` answering GET `path`, and a ceiling
+/// server started here answering `body`.
+async fn ceiling_share(
+    settings: &Settings,
+    backend: &str,
+    server: &ServerProcess,
+    path: &str,
+    api_key: &str,
+    body: &Bytes,
+) -> anyhow::Result<CeilingShare> {
+    eprintln!("  GET status @64 and the hyper ceiling, alternating ({ROUNDS} rounds each)");
+    let ceiling = spawn_ceiling(settings, body, &format!("{backend}-share-ceiling")).await?;
+    let (ceiling_points, server_points) = alternating(async |is_ceiling| {
+        let (target, source) = if is_ceiling {
+            eprint!("    hyper ceiling:");
+            let source = loadgen::cycle(vec!["/status".into()], "", Method::GET);
+            (&ceiling, source)
+        } else {
+            eprint!("    {backend:>13}:");
+            (
+                server,
+                loadgen::cycle(vec![path.to_owned()], api_key, Method::GET),
+            )
+        };
+        point(target.addr, Some(target.pid()), settings.spec(64), source).await
+    })
+    .await?;
+    drop(ceiling);
+    Ok(CeilingShare {
+        ceiling: ceiling_points,
+        server: server_points,
+    })
 }
 
 fn status_path(kb: Uuid, source: Uuid) -> String {
@@ -450,6 +524,7 @@ pub async fn api(
             .push(point(server.addr, Some(pid), settings.spec(connections), source).await?);
     }
 
+    let ceiling_share = ceiling_share(settings, backend, &server, &path, &t.api_key, &body).await?;
     let metrics_cost = metrics_cost(settings, backend, url, &path, &t.api_key).await?;
     eprintln!("  database ceilings (the same statements, no server)");
     let ceilings = database_ceilings(settings, url, &t, small[0]).await?;
@@ -517,6 +592,7 @@ pub async fn api(
             contention,
             idle_memory,
             metrics_cost,
+            ceiling_share,
             ceilings,
         },
         body,
