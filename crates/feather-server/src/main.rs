@@ -71,6 +71,20 @@ struct ServeArgs {
     /// refused with 503 (as on a full disk) and nothing acknowledged is lost.
     #[arg(long, env = "FEATHER_SQLITE_MAX_MIB", value_parser = clap::value_parser!(u64).range(1..))]
     sqlite_max_mib: Option<u64>,
+    /// SQLite only: when a write is on disk. `full` (the default): every
+    /// commit is flushed (fsync) before the request is answered, so nothing
+    /// acknowledged is lost even by a power cut or an OS crash; writes
+    /// waiting together share one flush (group commit). `normal`: commits
+    /// are flushed only at checkpoints; a process crash (kill -9) loses
+    /// nothing, but a power cut or OS crash loses the writes acknowledged in
+    /// the last moments before it.
+    #[arg(
+        long,
+        env = "FEATHER_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "full"
+    )]
+    sqlite_synchronous: SynchronousArg,
     /// Serve HTTPS with this certificate chain (PEM, end-entity first);
     /// needs --tls-key.
     #[arg(long, env = "FEATHER_TLS_CERT", requires = "tls_key")]
@@ -108,6 +122,15 @@ struct ServeArgs {
     /// Minimum log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "FEATHER_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     log_level: ConfigLoggingLevel,
+}
+
+/// `--sqlite-synchronous`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SynchronousArg {
+    /// Flushed before acknowledged: survives a power cut.
+    Full,
+    /// Flushed at checkpoints: survives a process crash, not a power cut.
+    Normal,
 }
 
 #[derive(Debug, Args)]
@@ -181,7 +204,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let url = &args.database.database_url;
     let options = store::OpenOptions {
         sqlite_max_bytes: args.sqlite_max_mib.map(|mib| mib.saturating_mul(1 << 20)),
+        sqlite_synchronous: match args.sqlite_synchronous {
+            SynchronousArg::Full => store::SqliteSynchronous::Full,
+            SynchronousArg::Normal => store::SqliteSynchronous::Normal,
+        },
+        sqlite_vfs: None,
     };
+    if url.starts_with("postgres") && matches!(args.sqlite_synchronous, SynchronousArg::Normal) {
+        anyhow::bail!(
+            "--sqlite-synchronous applies to SQLite only; PostgreSQL commits durably \
+             (its synchronous_commit setting)"
+        );
+    }
+
     let store = store::open_with(url, &options)
         .await
         .with_context(|| format!("cannot open database {url}"))?;
@@ -214,9 +249,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let server = start_with(store.clone(), options, log)?;
     let base_url = server.base_url();
+    let durability = store.durability();
     println!(
-        "feather-server listening on {base_url} (database {})",
-        redacted(url)
+        "feather-server listening on {base_url} (database {}, {}{})",
+        redacted(url),
+        durability.setting,
+        if durability.power_cut_safe {
+            ""
+        } else {
+            ": a power cut may lose acknowledged writes"
+        }
     );
     if let Some(metrics_url) = server.metrics_url() {
         println!("metrics on {metrics_url}/metrics");

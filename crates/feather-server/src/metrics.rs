@@ -75,6 +75,7 @@ struct Recorded {
     items_processed: IntCounter,
     items_failed: IntCounter,
     leases_reaped: IntCounterVec,
+    durability: IntGaugeVec,
     /// Per operation of [`OPERATIONS`]: its latency histogram and its
     /// 200 counter, resolved once (the hot path then hashes no labels).
     resolved: Vec<(&'static str, Histogram, IntCounter)>,
@@ -166,6 +167,15 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let durability = IntGaugeVec::new(
+            Opts::new(
+                "feather_store_durability",
+                "Always 1; the labels say what an acknowledged write survives: the backend, \
+                 its commit setting (synchronous=full|normal on SQLite, synchronous_commit on \
+                 PostgreSQL) and whether a power cut loses nothing acknowledged.",
+            ),
+            &["backend", "setting", "power_cut_safe"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "feather_build_info",
@@ -211,6 +221,7 @@ impl Metrics {
         registry.register(Box::new(items_failed.clone()))?;
         registry.register(Box::new(leases_reaped.clone()))?;
         registry.register(Box::new(build_info))?;
+        registry.register(Box::new(durability.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -231,6 +242,7 @@ impl Metrics {
                 items_processed,
                 items_failed,
                 leases_reaped,
+                durability,
                 resolved,
             })),
         })
@@ -338,6 +350,18 @@ impl Metrics {
         {
             m.jobs_queued.set(i64::try_from(queued).unwrap_or(i64::MAX));
         }
+        let durability = store.durability();
+        m.durability
+            .with_label_values(&[
+                durability.backend,
+                durability.setting,
+                if durability.power_cut_safe {
+                    "true"
+                } else {
+                    "false"
+                },
+            ])
+            .set(1);
         for pool in store.pool_stats() {
             let idle = i64::try_from(pool.idle).unwrap_or(i64::MAX);
             let open = i64::try_from(pool.open).unwrap_or(i64::MAX);

@@ -136,6 +136,7 @@ async fn open_full(
     let limit = (page_count(url).await? as u64 + spare_pages) * 4096;
     let options = OpenOptions {
         sqlite_max_bytes: Some(limit),
+        ..OpenOptions::default()
     };
     let limited = store::open_with(url, &options).await?;
     fill(limited.as_ref(), kb).await?;

@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod rules;
 pub mod sql;
 pub mod sqlite;
+mod sqlite_writer;
 
 use std::fmt;
 use std::sync::Arc;
@@ -564,6 +565,9 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The connection pools' sizes now (metrics; no database call).
     fn pool_stats(&self) -> Vec<PoolStats>;
+
+    /// What "acknowledged" means on this store (banner and metrics).
+    fn durability(&self) -> Durability;
 }
 
 /// How many connections one pool holds, and how many of them are idle.
@@ -607,6 +611,43 @@ pub fn seed_config() -> serde_json::Value {
 /// Items of every seeded job (and of the seeded sources' connector).
 pub const SEED_ITEMS: i64 = 10;
 
+/// SQLite's `synchronous` setting on the write connection (WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SqliteSynchronous {
+    /// Every commit is flushed to disk (`fsync` of the WAL) before it is
+    /// acknowledged: a power cut or OS crash loses nothing acknowledged.
+    /// Group commit shares one flush among the writes waiting together.
+    #[default]
+    Full,
+    /// Commits reach the OS but are flushed only at checkpoints: a process
+    /// crash loses nothing, a power cut or OS crash loses the writes
+    /// acknowledged since the last checkpoint.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The pragma value, and the name in the banner and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "full",
+            SqliteSynchronous::Normal => "normal",
+        }
+    }
+}
+
+/// What "acknowledged" means on a store: the backend and the setting that
+/// decides whether an acknowledged write survives a power cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Durability {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// `synchronous=full|normal` on SQLite; `synchronous_commit` (as the
+    /// server left it; this server never lowers it) on PostgreSQL.
+    pub setting: &'static str,
+    /// Whether an acknowledged write survives a power cut.
+    pub power_cut_safe: bool,
+}
+
 /// Settings of [`open_with`] beyond the URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenOptions {
@@ -614,6 +655,12 @@ pub struct OpenOptions {
     /// whole pages). Writes beyond it fail as on a full disk: requests answer
     /// 503 and nothing acknowledged is lost. `None`: as much as the disk holds.
     pub sqlite_max_bytes: Option<u64>,
+    /// SQLite only: `synchronous` on the write connection.
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite only: the name of a registered SQLite VFS every connection
+    /// opens the file through (tests: a VFS that simulates power cuts).
+    /// `None`: the default VFS.
+    pub sqlite_vfs: Option<String>,
 }
 
 /// Opens (creating if needed) and migrates the database at `url`.
@@ -631,6 +678,13 @@ pub async fn open_with(url: &str, options: &OpenOptions) -> StoreResult<Arc<dyn 
         if options.sqlite_max_bytes.is_some() {
             return Err(StoreError::Invalid(
                 "a database size limit applies to SQLite only; PostgreSQL has its own quotas"
+                    .into(),
+            ));
+        }
+        if options.sqlite_synchronous != SqliteSynchronous::Full || options.sqlite_vfs.is_some() {
+            return Err(StoreError::Invalid(
+                "--sqlite-synchronous and a SQLite VFS apply to SQLite only; PostgreSQL \
+                 commits durably (synchronous_commit)"
                     .into(),
             ));
         }

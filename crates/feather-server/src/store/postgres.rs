@@ -26,9 +26,10 @@ use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
 use super::pg_status::StatusReaders;
-use super::sql::{Dialect, On, OwnedTx, Param, Query, ReadRow, pool_stats};
+use super::sql::{Dialect, OwnedTx, Param, Query, ReadRow, Tx, Work, pool_stats, write_in_pool};
 use super::{
-    PoolStats, SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, seed_ids,
+    Durability, PoolStats, SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config,
+    seed_ids,
 };
 
 /// How long a request waits for a connection before answering 503.
@@ -50,6 +51,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The server's `synchronous_commit`, read at open.
+    synchronous_commit: &'static str,
     /// GET status's own connections (`None`: the URL has an option only
     /// sqlx reads, and the status read uses `pool`).
     status: Option<Arc<StatusReaders>>,
@@ -80,8 +83,24 @@ impl PgStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&pool)
+            .await?;
+        // This server never changes it; an operator may have lowered it.
+        let synchronous_commit = match setting.as_str() {
+            "on" => "synchronous_commit=on",
+            "remote_apply" => "synchronous_commit=remote_apply",
+            "remote_write" => "synchronous_commit=remote_write",
+            "local" => "synchronous_commit=local",
+            "off" => "synchronous_commit=off",
+            _ => "synchronous_commit=unknown",
+        };
         let status = StatusReaders::new(url).map(Arc::new);
-        Ok(PgStore { pool, status })
+        Ok(PgStore {
+            pool,
+            synchronous_commit,
+            status,
+        })
     }
 }
 
@@ -142,9 +161,22 @@ fn prepare(sql: &str, params: Vec<Param>) -> PgQuery<'_> {
     params.into_iter().fold(sqlx::query(sql), bind)
 }
 
+impl Tx for OwnedTx<Postgres> {
+    type Row = PgRow;
+
+    async fn execute(&mut self, query: Query) -> StoreResult<u64> {
+        let prepared = prepare(&query.sql, query.params);
+        Ok(prepared.execute(self.conn()?).await?.rows_affected())
+    }
+
+    async fn fetch_all(&mut self, query: Query) -> StoreResult<Vec<PgRow>> {
+        let prepared = prepare(&query.sql, query.params);
+        Ok(prepared.fetch_all(self.conn()?).await?)
+    }
+}
+
 impl Dialect for PgStore {
     type Row = PgRow;
-    type Tx = OwnedTx<Postgres>;
 
     fn latest_migration() -> i64 {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
@@ -156,16 +188,19 @@ impl Dialect for PgStore {
         format!("{column} = ANY(${param})")
     }
 
-    async fn begin(&self) -> StoreResult<Self::Tx> {
-        OwnedTx::begin(&self.pool).await
+    async fn fetch_all(&self, query: Query) -> StoreResult<Vec<PgRow>> {
+        let prepared = prepare(&query.sql, query.params);
+        Ok(prepared.fetch_all(&self.pool).await?)
     }
 
-    async fn commit(tx: Self::Tx) -> StoreResult<()> {
-        tx.commit().await
+    async fn write<W: Work>(&self, work: W) -> StoreResult<W::Output> {
+        write_in_pool(&self.pool, work).await
     }
 
-    async fn rollback(tx: Self::Tx) -> StoreResult<()> {
-        tx.rollback().await
+    /// Autocommitted: one round trip instead of three.
+    async fn execute_write(&self, query: Query) -> StoreResult<u64> {
+        let prepared = prepare(&query.sql, query.params);
+        Ok(prepared.execute(&self.pool).await?.rows_affected())
     }
 
     /// One statement, autocommitted: one round trip instead of four
@@ -174,24 +209,15 @@ impl Dialect for PgStore {
     /// two-statement transaction did; the deferred foreign key on
     /// `sources.last_job_id` is checked at the statement's commit.
     async fn flip_and_insert(&self, writes: super::sql::TriggerWrites) -> StoreResult<bool> {
-        Ok(self.execute(On::Write, writes.combined).await? == 1)
+        Ok(self.execute_write(writes.combined).await? == 1)
     }
 
-    async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
-        let prepared = prepare(&query.sql, query.params);
-        let done = match on {
-            On::Read | On::Write => prepared.execute(&self.pool).await?,
-            On::Tx(tx) => prepared.execute(tx.conn()?).await?,
-        };
-        Ok(done.rows_affected())
-    }
-
-    async fn fetch_all(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<Vec<PgRow>> {
-        let prepared = prepare(&query.sql, query.params);
-        Ok(match on {
-            On::Read | On::Write => prepared.fetch_all(&self.pool).await?,
-            On::Tx(tx) => prepared.fetch_all(tx.conn()?).await?,
-        })
+    fn durability(&self) -> Durability {
+        Durability {
+            backend: "postgres",
+            setting: self.synchronous_commit,
+            power_cut_safe: self.synchronous_commit != "synchronous_commit=off",
+        }
     }
 
     async fn seed_history(

@@ -30,9 +30,9 @@ use uuid::Uuid;
 
 use super::rules::{self, ExpiredLease, RefusedTrigger};
 use super::{
-    ApiKeyRecord, Batch, ClaimedJob, Document, Finish, KnowledgeBase, Organization, PoolStats,
-    ReapReport, Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob, TriggerOutcome,
-    validate_source,
+    ApiKeyRecord, Batch, ClaimedJob, Document, Durability, Finish, KnowledgeBase, Organization,
+    PoolStats, ReapReport, Source, SourceSyncState, Store, StoreError, StoreResult, SyncJob,
+    TriggerOutcome, validate_source,
 };
 
 /// A value bound to a placeholder, in the store's own types; each dialect
@@ -152,16 +152,6 @@ fn literal(status: &str) -> String {
     format!("'{status}'")
 }
 
-/// Where a statement runs.
-pub enum On<'a, Tx> {
-    /// Outside a transaction, on a connection for reads.
-    Read,
-    /// Outside a transaction, on the connection for writes.
-    Write,
-    /// In this transaction.
-    Tx(&'a mut Tx),
-}
-
 /// A transaction on one pooled connection that is never handed on half-open.
 ///
 /// Committed or rolled back, the connection goes back to the pool. Dropped
@@ -226,6 +216,29 @@ impl<DB: sqlx::Database> Drop for OwnedTx<DB> {
     }
 }
 
+/// Runs `work` in an [`OwnedTx`] on `pool`: committed or rolled back as the
+/// work decides; on an error the connection is closed (the transaction
+/// rolls back on the database's side).
+pub async fn write_in_pool<DB, W>(pool: &sqlx::Pool<DB>, work: W) -> StoreResult<W::Output>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    OwnedTx<DB>: Tx,
+    W: Work,
+{
+    let mut tx = OwnedTx::begin(pool).await?;
+    match work.run(&mut tx).await? {
+        Decision::Commit(output) => {
+            tx.commit().await?;
+            Ok(output)
+        }
+        Decision::Rollback(output) => {
+            tx.rollback().await?;
+            Ok(output)
+        }
+    }
+}
+
 /// Typed column access with the column named in errors.
 pub trait ReadRow {
     /// A text column.
@@ -274,29 +287,98 @@ pub fn pool_stats<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>)
     }
 }
 
-/// [`Dialect::flip_and_insert`] in a transaction on the write side.
-pub async fn flip_then_insert<D: Dialect>(
-    dialect: &D,
-    flip: Query,
-    insert: Query,
-) -> StoreResult<bool> {
-    let mut tx = dialect.begin().await?;
-    if dialect.execute(On::Tx(&mut tx), flip).await? == 1 {
-        dialect.execute(On::Tx(&mut tx), insert).await?;
-        D::commit(tx).await?;
-        Ok(true)
-    } else {
-        D::rollback(tx).await?;
-        Ok(false)
+/// The statements of one write transaction, as a [`Work`] sees them.
+///
+/// On PostgreSQL (and in-memory SQLite) an [`OwnedTx`] on a pooled
+/// connection; on a SQLite file the single writer thread's connection,
+/// inside a `SAVEPOINT` of a group commit, whose futures are ready at once.
+pub trait Tx: Send {
+    /// A result row.
+    type Row: ReadRow + Send + Sync;
+    /// Runs a statement; the number of rows it changed.
+    fn execute(&mut self, query: Query) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Runs a statement; the rows it returned.
+    fn fetch_all(
+        &mut self,
+        query: Query,
+    ) -> impl Future<Output = StoreResult<Vec<Self::Row>>> + Send;
+    /// Runs a statement that returns at most one row.
+    fn fetch_optional(
+        &mut self,
+        query: Query,
+    ) -> impl Future<Output = StoreResult<Option<Self::Row>>> + Send {
+        let rows = self.fetch_all(query);
+        async move { Ok(rows.await?.into_iter().next()) }
+    }
+}
+
+/// What a write transaction decided: keep its writes or undo them. Either
+/// way the caller gets the value, once the decision is durable.
+#[derive(Debug)]
+pub enum Decision<T> {
+    /// Commit (on SQLite: release the savepoint into the group's commit).
+    Commit(T),
+    /// Roll back (on SQLite: to the savepoint; the group's others commit).
+    Rollback(T),
+}
+
+/// One write transaction, written once for both databases and run by
+/// [`Dialect::write`]. It owns what it writes (SQLite runs it on another
+/// thread) and its statements go through the [`Tx`] only: a work must not
+/// await anything else (SQLite's writer polls it once, and a work that is
+/// not done then fails).
+pub trait Work: Send + 'static {
+    /// What the caller gets.
+    type Output: Send + 'static;
+    /// Whether this is bulk work (an ingest batch, a seed): SQLite's writer
+    /// runs every waiting small write before it, so a trigger never waits
+    /// behind a queue of batches.
+    fn bulk(&self) -> bool {
+        false
+    }
+    /// The transaction's statements and decision.
+    fn run<T: Tx>(
+        self,
+        tx: &mut T,
+    ) -> impl Future<Output = StoreResult<Decision<Self::Output>>> + Send;
+}
+
+/// One statement on its own: the rows it changed.
+#[derive(Debug)]
+pub struct Statement(pub Query);
+
+impl Work for Statement {
+    type Output = u64;
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<u64>> {
+        Ok(Decision::Commit(tx.execute(self.0).await?))
+    }
+}
+
+/// The trigger's flip and, if it changed one row, the insert: `true`; the
+/// flip matched nothing: rolled back, `false`.
+#[derive(Debug)]
+pub struct FlipThenInsert {
+    /// [`TRIGGER_FLIP`], bound.
+    pub flip: Query,
+    /// [`TRIGGER_INSERT`], bound.
+    pub insert: Query,
+}
+
+impl Work for FlipThenInsert {
+    type Output = bool;
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<bool>> {
+        if tx.execute(self.flip).await? != 1 {
+            return Ok(Decision::Rollback(false));
+        }
+        tx.execute(self.insert).await?;
+        Ok(Decision::Commit(true))
     }
 }
 
 /// What a database provides for the shared queries.
 pub trait Dialect: Send + Sync + fmt::Debug + 'static {
-    /// A result row.
+    /// A row read outside a transaction.
     type Row: ReadRow + Send + Sync;
-    /// An open transaction on the write side; dropped, it rolls back.
-    type Tx: Send;
 
     /// Added to the claim's pick of the oldest queued job, to keep two
     /// claimers from taking the same job.
@@ -309,38 +391,33 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     /// (a [`Param::Texts`]).
     fn in_text_list(column: &str, param: usize) -> String;
 
-    /// Begins a transaction on the write side.
-    fn begin(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
-    /// Commits a transaction.
-    fn commit(tx: Self::Tx) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Rolls a transaction back.
-    fn rollback(tx: Self::Tx) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Runs a statement; the number of rows it changed.
-    fn execute(
-        &self,
-        on: On<'_, Self::Tx>,
-        query: Query,
-    ) -> impl Future<Output = StoreResult<u64>> + Send;
-    /// Runs a statement; the rows it returned.
-    fn fetch_all(
-        &self,
-        on: On<'_, Self::Tx>,
-        query: Query,
-    ) -> impl Future<Output = StoreResult<Vec<Self::Row>>> + Send;
+    /// Runs a read-only statement outside a transaction; the rows it
+    /// returned.
+    fn fetch_all(&self, query: Query) -> impl Future<Output = StoreResult<Vec<Self::Row>>> + Send;
 
-    /// Runs a statement that returns at most one row.
+    /// [`Dialect::fetch_all`] for a statement that returns at most one row.
     fn fetch_optional(
         &self,
-        on: On<'_, Self::Tx>,
         query: Query,
     ) -> impl Future<Output = StoreResult<Option<Self::Row>>> + Send {
-        async move { Ok(self.fetch_all(on, query).await?.into_iter().next()) }
+        async move { Ok(self.fetch_all(query).await?.into_iter().next()) }
+    }
+
+    /// Runs a write transaction; its output once what it decided is durable.
+    fn write<W: Work>(&self, work: W) -> impl Future<Output = StoreResult<W::Output>> + Send;
+
+    /// One write statement on its own; the rows it changed. By default a
+    /// [`Statement`] work; PostgreSQL autocommits it in one round trip.
+    fn execute_write(&self, query: Query) -> impl Future<Output = StoreResult<u64>> + Send
+    where
+        Self: Sized,
+    {
+        self.write(Statement(query))
     }
 
     /// The trigger's writes, atomically: the flip, and if it changed one
     /// row the insert (`true`); nothing otherwise (`false`). By default a
-    /// transaction of the two statements; dialects with a faster way
-    /// override it.
+    /// [`FlipThenInsert`] work; dialects with a faster way override it.
     fn flip_and_insert(
         &self,
         writes: TriggerWrites,
@@ -348,7 +425,10 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
     where
         Self: Sized,
     {
-        flip_then_insert(self, writes.flip, writes.insert)
+        self.write(FlipThenInsert {
+            flip: writes.flip,
+            insert: writes.insert,
+        })
     }
 
     /// The status read outside the shared pool, where the dialect has a
@@ -367,6 +447,9 @@ pub trait Dialect: Send + Sync + fmt::Debug + 'static {
 
     /// [`Store::pool_stats`].
     fn pool_stats(&self) -> Vec<PoolStats>;
+
+    /// [`Store::durability`].
+    fn durability(&self) -> Durability;
 
     /// [`Store::backup`].
     fn backup(&self, path: &std::path::Path) -> impl Future<Output = StoreResult<u64>> + Send;
@@ -531,6 +614,111 @@ pub fn sync_state(row: &impl ReadRow) -> StoreResult<SourceSyncState> {
     })
 }
 
+/// The claim of the oldest queued job and its source's provider and config.
+struct Claim {
+    claim: Query,
+}
+
+impl Work for Claim {
+    type Output = Option<ClaimedJob>;
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<Option<ClaimedJob>>> {
+        let Some(row) = tx.fetch_optional(self.claim).await? else {
+            return Ok(Decision::Rollback(None));
+        };
+        let job = job(&row)?;
+        let read_source =
+            Query::new("SELECT provider, config FROM sources WHERE id = $1").id(job.source_id);
+        let source = tx.fetch_optional(read_source).await?.ok_or_else(|| {
+            StoreError::corrupt_row(format!("job {} has no source {}", job.id, job.source_id))
+        })?;
+        Ok(Decision::Commit(Some(ClaimedJob {
+            provider: source.text("provider")?,
+            config: source.json("config")?,
+            job,
+        })))
+    }
+}
+
+/// A batch of a running job: progress under the lease guard, then each
+/// document (seen unchanged, else upserted), then the failed ids.
+struct RecordBatch {
+    progress: Query,
+    /// Per document: the "seen unchanged" update, else the upsert.
+    documents: Vec<(Query, Query)>,
+    failed: Option<Query>,
+}
+
+impl Work for RecordBatch {
+    type Output = bool;
+    fn bulk(&self) -> bool {
+        true
+    }
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<bool>> {
+        if tx.execute(self.progress).await? == 0 {
+            return Ok(Decision::Rollback(false));
+        }
+        for (seen, upsert) in self.documents {
+            if tx.execute(seen).await? == 1 {
+                continue;
+            }
+            tx.execute(upsert).await?;
+        }
+        if let Some(failed) = self.failed {
+            tx.execute(failed).await?;
+        }
+        Ok(Decision::Commit(true))
+    }
+}
+
+/// A job's end under the lease guard, the unseen documents' deletion, the
+/// source back at rest.
+struct FinishJob {
+    end: Query,
+    delete_unseen: Option<Query>,
+    rest: Query,
+}
+
+impl Work for FinishJob {
+    type Output = bool;
+    fn bulk(&self) -> bool {
+        // Deleting a large source's unseen documents may take a while.
+        self.delete_unseen.is_some()
+    }
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<bool>> {
+        if tx.execute(self.end).await? == 0 {
+            return Ok(Decision::Rollback(false));
+        }
+        if let Some(delete) = self.delete_unseen {
+            tx.execute(delete).await?;
+        }
+        tx.execute(self.rest).await?;
+        Ok(Decision::Commit(true))
+    }
+}
+
+/// The reaper's guarded updates of expired leases: (job, retried rather
+/// than failed, update). The jobs each update changed, as (retried, failed).
+struct ReapLeases {
+    decisions: Vec<(Uuid, bool, Query)>,
+}
+
+impl Work for ReapLeases {
+    type Output = (Vec<Uuid>, Vec<Uuid>);
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<Self::Output>> {
+        let (mut retried, mut failed) = (Vec::new(), Vec::new());
+        for (job_id, retry, update) in self.decisions {
+            if tx.execute(update).await? == 1 {
+                if retry {
+                    retried.push(job_id);
+                } else {
+                    failed.push(job_id);
+                }
+            }
+        }
+        Ok(Decision::Commit((retried, failed)))
+    }
+}
+
 fn rows<R, T>(rows: Vec<R>, read: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     rows.iter().map(read).collect()
 }
@@ -538,13 +726,13 @@ fn rows<R, T>(rows: Vec<R>, read: impl Fn(&R) -> StoreResult<T>) -> StoreResult<
 #[async_trait]
 impl<D: Dialect> Store for D {
     async fn ping(&self) -> StoreResult<()> {
-        self.fetch_all(On::Read, Query::new("SELECT 1")).await?;
+        self.fetch_all(Query::new("SELECT 1")).await?;
         Ok(())
     }
 
     async fn ready(&self) -> StoreResult<()> {
         let applied = Query::new("SELECT MAX(version) AS version FROM _sqlx_migrations");
-        let row = self.fetch_optional(On::Read, applied).await?;
+        let row = self.fetch_optional(applied).await?;
         let version = match row {
             Some(row) => row.opt_int("version")?.unwrap_or(0),
             None => 0,
@@ -560,7 +748,7 @@ impl<D: Dialect> Store for D {
 
     async fn is_empty(&self) -> StoreResult<bool> {
         let any = self
-            .fetch_optional(On::Read, Query::new("SELECT id FROM organizations LIMIT 1"))
+            .fetch_optional(Query::new("SELECT id FROM organizations LIMIT 1"))
             .await?;
         Ok(any.is_none())
     }
@@ -572,14 +760,14 @@ impl<D: Dialect> Store for D {
                 .id(org.id)
                 .text(&org.name)
                 .time(org.created_at);
-        self.execute(On::Write, insert).await?;
+        self.execute_write(insert).await?;
         Ok(org)
     }
 
     async fn list_organizations(&self) -> StoreResult<Vec<Organization>> {
         let list =
             Query::new("SELECT id, name, created_at FROM organizations ORDER BY created_at, id");
-        rows(self.fetch_all(On::Read, list).await?, organization)
+        rows(self.fetch_all(list).await?, organization)
     }
 
     async fn create_api_key(
@@ -599,7 +787,7 @@ impl<D: Dialect> Store for D {
         .bytes(&record.key_hash)
         .time(record.created_at)
         .id(org_id);
-        if self.execute(On::Write, insert).await? == 0 {
+        if self.execute_write(insert).await? == 0 {
             return Err(StoreError::Invalid(format!("no organization {org_id}")));
         }
         Ok(record)
@@ -610,7 +798,7 @@ impl<D: Dialect> Store for D {
             "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1"
         ))
         .text(id);
-        self.fetch_optional(On::Read, find)
+        self.fetch_optional(find)
             .await?
             .as_ref()
             .map(api_key)
@@ -622,7 +810,7 @@ impl<D: Dialect> Store for D {
             Query::new("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .time(Utc::now())
                 .text(id);
-        Ok(self.execute(On::Write, revoke).await? == 1)
+        Ok(self.execute_write(revoke).await? == 1)
     }
 
     async fn list_api_keys(&self, org_id: Option<Uuid>) -> StoreResult<Vec<ApiKeyRecord>> {
@@ -631,7 +819,7 @@ impl<D: Dialect> Store for D {
              WHERE $1 IS NULL OR org_id = $1 ORDER BY created_at, id"
         ))
         .opt_id(org_id);
-        rows(self.fetch_all(On::Read, list).await?, api_key)
+        rows(self.fetch_all(list).await?, api_key)
     }
 
     async fn create_knowledge_base(&self, org_id: Uuid, name: &str) -> StoreResult<KnowledgeBase> {
@@ -644,7 +832,7 @@ impl<D: Dialect> Store for D {
         .text(&kb.name)
         .time(kb.created_at)
         .id(org_id);
-        if self.execute(On::Write, insert).await? == 0 {
+        if self.execute_write(insert).await? == 0 {
             return Err(StoreError::Invalid(format!("no organization {org_id}")));
         }
         Ok(kb)
@@ -656,7 +844,7 @@ impl<D: Dialect> Store for D {
              WHERE $1 IS NULL OR org_id = $1 ORDER BY created_at, id",
         )
         .opt_id(org_id);
-        rows(self.fetch_all(On::Read, list).await?, knowledge_base)
+        rows(self.fetch_all(list).await?, knowledge_base)
     }
 
     async fn create_source(
@@ -680,7 +868,7 @@ impl<D: Dialect> Store for D {
         .source_status(source.status)
         .time(now)
         .id(kb_id);
-        if self.execute(On::Write, insert).await? == 0 {
+        if self.execute_write(insert).await? == 0 {
             return Err(StoreError::Invalid(format!("no knowledge base {kb_id}")));
         }
         Ok(source)
@@ -692,7 +880,7 @@ impl<D: Dialect> Store for D {
              WHERE $1 IS NULL OR kb_id = $1 ORDER BY created_at, id",
         )
         .opt_id(kb_id);
-        rows(self.fetch_all(On::Read, list).await?, source)
+        rows(self.fetch_all(list).await?, source)
     }
 
     async fn list_jobs(&self, source_id: Uuid) -> StoreResult<Vec<SyncJob>> {
@@ -700,7 +888,7 @@ impl<D: Dialect> Store for D {
             "SELECT {JOB_COLUMNS} FROM sync_jobs WHERE source_id = $1 ORDER BY created_at, id"
         ))
         .id(source_id);
-        rows(self.fetch_all(On::Read, list).await?, job)
+        rows(self.fetch_all(list).await?, job)
     }
 
     async fn trigger_sync(
@@ -756,7 +944,7 @@ impl<D: Dialect> Store for D {
             .id(source_id)
             .id(kb_id)
             .id(org_id);
-            let current = match self.fetch_optional(On::Read, read).await? {
+            let current = match self.fetch_optional(read).await? {
                 Some(row) => Some((row.status("status")?, row.opt_uuid("last_job_id")?)),
                 None => None,
             };
@@ -776,7 +964,6 @@ impl<D: Dialect> Store for D {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<ClaimedJob>> {
-        let mut tx = self.begin().await?;
         let queued = literal(JobStatus::Queued.as_str());
         let claim = Query::new(format!(
             "UPDATE sync_jobs SET status = $1, lease_owner = $2, lease_expires_at = $3, \
@@ -792,26 +979,7 @@ impl<D: Dialect> Store for D {
         .text(owner)
         .time(lease_until)
         .time(Utc::now());
-        let Some(row) = self.fetch_optional(On::Tx(&mut tx), claim).await? else {
-            D::rollback(tx).await?;
-            return Ok(None);
-        };
-        let job = job(&row)?;
-        let read_source =
-            Query::new("SELECT provider, config FROM sources WHERE id = $1").id(job.source_id);
-        let source = self
-            .fetch_optional(On::Tx(&mut tx), read_source)
-            .await?
-            .ok_or_else(|| {
-                StoreError::corrupt_row(format!("job {} has no source {}", job.id, job.source_id))
-            })?;
-        let claimed = ClaimedJob {
-            provider: source.text("provider")?,
-            config: source.json("config")?,
-            job,
-        };
-        D::commit(tx).await?;
-        Ok(Some(claimed))
+        self.write(Claim { claim }).await
     }
 
     async fn record_batch(
@@ -821,7 +989,6 @@ impl<D: Dialect> Store for D {
         batch: &Batch,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
         let progress = Query::new(
             "UPDATE sync_jobs SET total_items = $1, processed_count = $2, failed_count = $3, \
                  lease_expires_at = $4 \
@@ -834,64 +1001,64 @@ impl<D: Dialect> Store for D {
         .id(job.id)
         .text(owner)
         .job_status(JobStatus::Processing);
-        if self.execute(On::Tx(&mut tx), progress).await? == 0 {
-            D::rollback(tx).await?;
-            return Ok(false);
-        }
         let now = Utc::now();
-        for doc in &batch.documents {
-            // Unchanged content: only note that this job saw it.
-            let seen = Query::new(
-                "UPDATE documents SET last_seen_job_id = $1 \
-                 WHERE source_id = $2 AND external_id = $3 AND content_hash = $4",
-            )
-            .id(job.id)
-            .id(job.source_id)
-            .text(&doc.external_id)
-            .text(&doc.content_hash);
-            if self.execute(On::Tx(&mut tx), seen).await? == 1 {
-                continue;
-            }
-            let upsert = Query::new(
-                "INSERT INTO documents (id, source_id, external_id, title, content_hash, size_bytes, \
-                     text, last_seen_job_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-                 ON CONFLICT (source_id, external_id) DO UPDATE SET \
-                     title = excluded.title, content_hash = excluded.content_hash, \
-                     size_bytes = excluded.size_bytes, text = excluded.text, \
-                     last_seen_job_id = excluded.last_seen_job_id, updated_at = excluded.updated_at",
-            )
-            // Time-ordered ids (v7): a new document's key goes to the end of
-            // the primary-key index instead of a random page of it, so an
-            // insert costs the same with 50,000 documents or 1,000,000.
-            .id(Uuid::now_v7())
-            .id(job.source_id)
-            .text(&doc.external_id)
-            .opt_text(doc.title.as_deref())
-            .text(&doc.content_hash)
-            .int(doc.size_bytes)
-            .text(&doc.text)
-            .id(job.id)
-            .time(now);
-            self.execute(On::Tx(&mut tx), upsert).await?;
-        }
-        if !batch.failed_ids.is_empty() {
-            // A failed item keeps its previous version.
-            let seen = Query::new(format!(
+        let documents = batch
+            .documents
+            .iter()
+            .map(|doc| {
+                // Unchanged content: only note that this job saw it.
+                let seen = Query::new(
+                    "UPDATE documents SET last_seen_job_id = $1 \
+                     WHERE source_id = $2 AND external_id = $3 AND content_hash = $4",
+                )
+                .id(job.id)
+                .id(job.source_id)
+                .text(&doc.external_id)
+                .text(&doc.content_hash);
+                let upsert = Query::new(
+                    "INSERT INTO documents (id, source_id, external_id, title, content_hash, \
+                         size_bytes, text, last_seen_job_id, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                     ON CONFLICT (source_id, external_id) DO UPDATE SET \
+                         title = excluded.title, content_hash = excluded.content_hash, \
+                         size_bytes = excluded.size_bytes, text = excluded.text, \
+                         last_seen_job_id = excluded.last_seen_job_id, \
+                         updated_at = excluded.updated_at",
+                )
+                // Time-ordered ids (v7): a new document's key goes to the end
+                // of the primary-key index instead of a random page of it, so
+                // an insert costs the same with 50,000 documents or 1,000,000.
+                .id(Uuid::now_v7())
+                .id(job.source_id)
+                .text(&doc.external_id)
+                .opt_text(doc.title.as_deref())
+                .text(&doc.content_hash)
+                .int(doc.size_bytes)
+                .text(&doc.text)
+                .id(job.id)
+                .time(now);
+                (seen, upsert)
+            })
+            .collect();
+        // A failed item keeps its previous version.
+        let failed = (!batch.failed_ids.is_empty()).then(|| {
+            Query::new(format!(
                 "UPDATE documents SET last_seen_job_id = $1 WHERE source_id = $2 AND {}",
                 D::in_text_list("external_id", 3)
             ))
             .id(job.id)
             .id(job.source_id)
-            .texts(&batch.failed_ids);
-            self.execute(On::Tx(&mut tx), seen).await?;
-        }
-        D::commit(tx).await?;
-        Ok(true)
+            .texts(&batch.failed_ids)
+        });
+        self.write(RecordBatch {
+            progress,
+            documents,
+            failed,
+        })
+        .await
     }
 
     async fn finish_job(&self, job: &SyncJob, owner: &str, finish: &Finish) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
         let now = Utc::now();
         let end = Query::new(
             "UPDATE sync_jobs SET status = $1, error_message = $2, completed_at = $3, \
@@ -904,17 +1071,11 @@ impl<D: Dialect> Store for D {
         .id(job.id)
         .text(owner)
         .job_status(JobStatus::Processing);
-        if self.execute(On::Tx(&mut tx), end).await? == 0 {
-            D::rollback(tx).await?;
-            return Ok(false);
-        }
-        if finish.delete_unseen {
-            let delete =
-                Query::new("DELETE FROM documents WHERE source_id = $1 AND last_seen_job_id <> $2")
-                    .id(job.source_id)
-                    .id(job.id);
-            self.execute(On::Tx(&mut tx), delete).await?;
-        }
+        let delete_unseen = finish.delete_unseen.then(|| {
+            Query::new("DELETE FROM documents WHERE source_id = $1 AND last_seen_job_id <> $2")
+                .id(job.source_id)
+                .id(job.id)
+        });
         let rest = Query::new(
             "UPDATE sources SET status = $1, updated_at = $2 \
              WHERE id = $3 AND last_job_id = $4 AND status = $5",
@@ -924,9 +1085,12 @@ impl<D: Dialect> Store for D {
         .id(job.source_id)
         .id(job.id)
         .source_status(SourceStatus::Syncing);
-        self.execute(On::Tx(&mut tx), rest).await?;
-        D::commit(tx).await?;
-        Ok(true)
+        self.write(FinishJob {
+            end,
+            delete_unseen,
+            rest,
+        })
+        .await
     }
 
     async fn release_job(&self, job_id: Uuid, owner: &str) -> StoreResult<bool> {
@@ -939,7 +1103,7 @@ impl<D: Dialect> Store for D {
         .id(job_id)
         .text(owner)
         .job_status(JobStatus::Processing);
-        Ok(self.execute(On::Write, release).await? == 1)
+        Ok(self.execute_write(release).await? == 1)
     }
 
     async fn reap(&self, now: DateTime<Utc>, max_attempts: i64) -> StoreResult<ReapReport> {
@@ -954,38 +1118,35 @@ impl<D: Dialect> Store for D {
              WHERE status = {processing} AND lease_expires_at < $1 ORDER BY id"
         ))
         .time(now);
-        let expired = self.fetch_all(On::Read, expired).await?;
-        if !expired.is_empty() {
-            let mut tx = self.begin().await?;
-            for row in &expired {
-                let (job_id, attempts) = (row.uuid("id")?, row.int("attempts")?);
-                let decision = rules::on_expired_lease(attempts, max_attempts);
-                let (status, message, completed_at) = match &decision {
-                    ExpiredLease::Retry => (JobStatus::Queued, None, None),
-                    ExpiredLease::Fail(message) => {
-                        (JobStatus::Failed, Some(message.as_str()), Some(now))
-                    }
-                };
-                let update = Query::new(format!(
-                    "UPDATE sync_jobs SET status = $1, error_message = COALESCE($2, error_message), \
-                         completed_at = $3, lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE id = $4 AND status = {processing} AND lease_expires_at < $5 \
-                       AND attempts = $6"
-                ))
-                .job_status(status)
-                .opt_text(message)
-                .with(Param::OptTime(completed_at))
-                .id(job_id)
-                .time(now)
-                .int(attempts);
-                if self.execute(On::Tx(&mut tx), update).await? == 1 {
-                    match decision {
-                        ExpiredLease::Retry => report.retried.push(job_id),
-                        ExpiredLease::Fail(_) => report.failed.push(job_id),
-                    }
+        let expired = self.fetch_all(expired).await?;
+        let mut decisions = Vec::with_capacity(expired.len());
+        for row in &expired {
+            let (job_id, attempts) = (row.uuid("id")?, row.int("attempts")?);
+            let decision = rules::on_expired_lease(attempts, max_attempts);
+            let (status, message, completed_at) = match &decision {
+                ExpiredLease::Retry => (JobStatus::Queued, None, None),
+                ExpiredLease::Fail(message) => {
+                    (JobStatus::Failed, Some(message.as_str()), Some(now))
                 }
-            }
-            D::commit(tx).await?;
+            };
+            let update = Query::new(format!(
+                "UPDATE sync_jobs SET status = $1, error_message = COALESCE($2, error_message), \
+                     completed_at = $3, lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id = $4 AND status = {processing} AND lease_expires_at < $5 \
+                   AND attempts = $6"
+            ))
+            .job_status(status)
+            .opt_text(message)
+            .with(Param::OptTime(completed_at))
+            .id(job_id)
+            .time(now)
+            .int(attempts);
+            decisions.push((job_id, matches!(decision, ExpiredLease::Retry), update));
+        }
+        if !decisions.is_empty() {
+            let (retried, failed) = self.write(ReapLeases { decisions }).await?;
+            report.retried = retried;
+            report.failed = failed;
         }
 
         // Sources left syncing: update only if the source still points at
@@ -1000,7 +1161,7 @@ impl<D: Dialect> Store for D {
         ))
         .job_status(live_a)
         .job_status(live_b);
-        for row in self.fetch_all(On::Read, orphans).await? {
+        for row in self.fetch_all(orphans).await? {
             let rest = rules::repaired_status(row.opt_status("job_status")?);
             let repair = Query::new(
                 "UPDATE sources SET status = $1, updated_at = $2 \
@@ -1011,7 +1172,7 @@ impl<D: Dialect> Store for D {
             .id(row.uuid("id")?)
             .source_status(SourceStatus::Syncing)
             .opt_id(row.opt_uuid("last_job_id")?);
-            report.repaired_sources += self.execute(On::Write, repair).await?;
+            report.repaired_sources += self.execute_write(repair).await?;
         }
         Ok(report)
     }
@@ -1022,7 +1183,7 @@ impl<D: Dialect> Store for D {
              FROM documents WHERE source_id = $1 ORDER BY external_id",
         )
         .id(source_id);
-        rows(self.fetch_all(On::Read, list).await?, |row| {
+        rows(self.fetch_all(list).await?, |row| {
             Ok(Document {
                 external_id: row.text("external_id")?,
                 title: row.opt_text("title")?,
@@ -1038,7 +1199,7 @@ impl<D: Dialect> Store for D {
     async fn find_job(&self, job_id: Uuid) -> StoreResult<Option<SyncJob>> {
         let find =
             Query::new(format!("SELECT {JOB_COLUMNS} FROM sync_jobs WHERE id = $1")).id(job_id);
-        self.fetch_optional(On::Read, find)
+        self.fetch_optional(find)
             .await?
             .as_ref()
             .map(job)
@@ -1055,7 +1216,7 @@ impl<D: Dialect> Store for D {
             return read;
         }
         let read = Query::new(SYNC_STATE).id(source_id).id(kb_id).id(org_id);
-        self.fetch_optional(On::Read, read)
+        self.fetch_optional(read)
             .await?
             .as_ref()
             .map(sync_state)
@@ -1081,7 +1242,7 @@ impl<D: Dialect> Store for D {
             "SELECT COUNT(*) AS queued FROM sync_jobs WHERE status = {}",
             literal(JobStatus::Queued.as_str())
         ));
-        let queued = match self.fetch_optional(On::Read, count).await? {
+        let queued = match self.fetch_optional(count).await? {
             Some(row) => row.int("queued")?,
             None => 0,
         };
@@ -1090,6 +1251,10 @@ impl<D: Dialect> Store for D {
 
     fn pool_stats(&self) -> Vec<PoolStats> {
         Dialect::pool_stats(self)
+    }
+
+    fn durability(&self) -> Durability {
+        Dialect::durability(self)
     }
 
     async fn backup(&self, path: &std::path::Path) -> StoreResult<u64> {

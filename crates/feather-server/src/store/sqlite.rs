@@ -1,13 +1,14 @@
 //! The embedded SQLite store (the default).
 //!
-//! WAL mode so readers never wait for the writer, foreign keys on. Writes go
-//! through a pool of one connection: SQLite admits one writer at a time, and
-//! writers queueing for that connection wait in line (FIFO, no polling)
-//! where several pooled connections would contend for the file lock in
-//! SQLite's busy handler, which sleeps up to 100 ms between tries (64
-//! concurrent triggers: 75/s and a 1.1 s p99 that way). Reads use a pool of
-//! eight. The busy timeout still covers writers in other processes (the
-//! admin command).
+//! WAL mode so readers never wait for the writer, foreign keys on. Every
+//! write of the process goes to one thread that owns the only write
+//! connection ([`super::sqlite_writer`]: one writer, `synchronous=FULL` by
+//! default, group commit); nothing else here takes SQLite's write lock, so
+//! no write waits in SQLite's busy handler. Reads use a pool of eight sqlx
+//! connections. The busy timeout still covers writers in other processes
+//! (the admin commands). An in-memory database (tests) is one sqlx
+//! connection for everything: there is no file another connection could
+//! share, nor a power cut to survive.
 //!
 //! The status read, the hot path every polling client hits, does not go
 //! through sqlx: sqlx runs each SQLite connection on a thread of its own, so
@@ -29,14 +30,18 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use feather_api::{JobStatus, SourceStatus};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteRow,
 };
 use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
-use super::sql::{self, Dialect, On, OwnedTx, Param, Query, ReadRow, pool_stats};
+use super::sql::{
+    self, Decision, Dialect, OwnedTx, Param, Query, ReadRow, Tx, Work, pool_stats, write_in_pool,
+};
+use super::sqlite_writer::{ValuesRow, Writer, WriterSettings};
 use super::{
-    PoolStats, SEED_ITEMS, SourceSyncState, StoreError, StoreResult, seed_config, seed_ids,
+    Durability, PoolStats, SEED_ITEMS, SourceSyncState, SqliteSynchronous, StoreError, StoreResult,
+    seed_config, seed_ids,
 };
 
 /// How long a statement waits for the write lock before the request fails
@@ -52,15 +57,15 @@ const PAGE_SIZE: u64 = 4096;
 /// The SQLite implementation of [`super::Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// Readers.
+    /// Readers (in memory: the one connection, which also writes).
     pool: SqlitePool,
-    /// The one writer connection (the same pool as `pool` in memory).
-    writer: SqlitePool,
-    /// The trigger's transaction in one hop (none in memory).
-    triggers: Option<Arc<TriggerWriter>>,
+    /// The one writer (none in memory).
+    writer: Option<Arc<Writer>>,
     /// The status read's inline connections (none for an in-memory
     /// database, which other connections cannot see).
     inline: Option<Arc<InlineReaders>>,
+    /// `synchronous` on the write connection.
+    synchronous: SqliteSynchronous,
 }
 
 /// Most idle inline connections kept (one per thread reading at once is
@@ -74,6 +79,7 @@ const INLINE_MMAP_BYTES: i64 = 1 << 30;
 #[derive(Debug)]
 struct InlineReaders {
     path: PathBuf,
+    vfs: Option<String>,
     idle: Mutex<Vec<rusqlite::Connection>>,
     /// Connections taken out of `idle` (or opened) and reading now.
     in_use: AtomicUsize,
@@ -103,10 +109,11 @@ impl InlineReaders {
 
     fn open(&self) -> StoreResult<rusqlite::Connection> {
         use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match &self.vfs {
+            Some(vfs) => rusqlite::Connection::open_with_flags_and_vfs(&self.path, flags, vfs)?,
+            None => rusqlite::Connection::open_with_flags(&self.path, flags)?,
+        };
         // Never wait on this thread: a busy database sends the read to the
         // pool, which waits without blocking the runtime.
         conn.busy_timeout(Duration::ZERO)?;
@@ -118,125 +125,8 @@ impl InlineReaders {
     }
 }
 
-/// A trigger's two statements, sent to [`TriggerWriter`]'s thread.
-struct TriggerWrite {
-    flip: Query,
-    insert: Query,
-    done: tokio::sync::oneshot::Sender<StoreResult<bool>>,
-}
-
-/// A thread with its own rusqlite connection that runs each trigger's whole
-/// transaction (`BEGIN IMMEDIATE`, flip, insert, `COMMIT`) in one hop from
-/// the runtime, instead of four hops to sqlx's worker (begin, flip, insert,
-/// commit). It takes SQLite's write lock like any writer (the busy timeout
-/// orders it with the sqlx writer). A connection left inside a transaction
-/// by a failure (a full disk failing the commit) is rolled back, and
-/// replaced if that fails, never reused half-open.
-#[derive(Debug)]
-struct TriggerWriter {
-    send: Mutex<Option<std::sync::mpsc::Sender<TriggerWrite>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-impl TriggerWriter {
-    fn start(path: PathBuf, max_page_count: Option<u64>) -> StoreResult<Self> {
-        let open = move || -> StoreResult<rusqlite::Connection> {
-            let conn = rusqlite::Connection::open(&path)?;
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.pragma_update(None, "foreign_keys", true)?;
-            if let Some(pages) = max_page_count {
-                conn.pragma_update(None, "max_page_count", pages)?;
-            }
-            Ok(conn)
-        };
-        let mut conn = Some(open()?);
-        let (send, receive) = std::sync::mpsc::channel::<TriggerWrite>();
-        let thread = std::thread::Builder::new()
-            .name("feather-sqlite-triggers".into())
-            .spawn(move || {
-                for write in receive {
-                    // A connection dropped after a failure is reopened for
-                    // the next trigger; until that works, triggers get 503.
-                    let current = match conn.take() {
-                        Some(current) => Ok(current),
-                        None => open(),
-                    };
-                    let mut current = match current {
-                        Ok(current) => current,
-                        Err(e) => {
-                            let _ = write.done.send(Err(e));
-                            continue;
-                        }
-                    };
-                    let result = run_trigger(&mut current, write.flip, write.insert);
-                    // Still inside a transaction after a failure: roll
-                    // back, or drop the connection; never reuse it half-open.
-                    if current.is_autocommit() || current.execute_batch("ROLLBACK").is_ok() {
-                        conn = Some(current);
-                    }
-                    let _ = write.done.send(result);
-                }
-            })
-            .map_err(|e| {
-                StoreError::unavailable(format!("cannot start the trigger writer: {e}"))
-            })?;
-        Ok(TriggerWriter {
-            send: Mutex::new(Some(send)),
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-
-    async fn run(&self, flip: Query, insert: Query) -> StoreResult<bool> {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let sent = self.send.lock().ok().and_then(|send| {
-            send.as_ref()
-                .map(|s| s.send(TriggerWrite { flip, insert, done }))
-        });
-        match sent {
-            Some(Ok(())) => {}
-            _ => return Err(StoreError::unavailable("the store is closed")),
-        }
-        answer
-            .await
-            .map_err(|_| StoreError::unavailable("the trigger writer stopped"))?
-    }
-
-    /// Stops the thread after the writes already sent, closing its
-    /// connection.
-    fn close(&self) {
-        if let Ok(mut send) = self.send.lock() {
-            send.take();
-        }
-        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// One trigger's transaction on `conn`.
-fn run_trigger(conn: &mut rusqlite::Connection, flip: Query, insert: Query) -> StoreResult<bool> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let flipped = tx
-        .prepare_cached(&flip.sql)?
-        .execute(rusqlite::params_from_iter(
-            flip.params.into_iter().map(value),
-        ))?;
-    if flipped != 1 {
-        tx.rollback()?;
-        return Ok(false);
-    }
-    tx.prepare_cached(&insert.sql)?
-        .execute(rusqlite::params_from_iter(
-            insert.params.into_iter().map(value),
-        ))?;
-    tx.commit()?;
-    Ok(true)
-}
-
 /// A parameter as rusqlite binds it, in the same storage format as [`bind`].
-fn value(param: Param) -> rusqlite::types::Value {
+pub(super) fn value(param: Param) -> rusqlite::types::Value {
     use rusqlite::types::Value;
     let text = |t: Option<String>| t.map_or(Value::Null, Value::Text);
     match param {
@@ -278,15 +168,26 @@ impl SqliteStore {
         } else {
             SqliteConnectOptions::new().filename(url)
         };
+        let synchronous = open_options.sqlite_synchronous;
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match synchronous {
+                SqliteSynchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
+                SqliteSynchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+            })
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let options = match &open_options.sqlite_vfs {
+            Some(vfs) => options.vfs(vfs.clone()),
+            None => options,
+        };
         // A size limit is SQLite's max_page_count, set on every connection.
-        let options = match open_options.sqlite_max_bytes {
-            Some(bytes) => options.pragma("max_page_count", (bytes / PAGE_SIZE).max(1).to_string()),
+        let max_pages = open_options
+            .sqlite_max_bytes
+            .map(|bytes| (bytes / PAGE_SIZE).max(1));
+        let options = match max_pages {
+            Some(pages) => options.pragma("max_page_count", pages.to_string()),
             None => options,
         };
         let pool_of = |connections: u32| {
@@ -298,29 +199,38 @@ impl SqliteStore {
                 .max_lifetime(None)
                 .connect_with(options.clone())
         };
-        let writer = pool_of(1).await?;
-        MIGRATOR.run(&writer).await?;
-        // An in-memory database exists once per connection: keep one.
-        let (pool, inline, triggers) = if in_memory {
-            (writer.clone(), None, None)
-        } else {
-            let path = options.get_filename().to_path_buf();
-            let inline = InlineReaders {
-                path: path.clone(),
-                idle: Mutex::new(Vec::new()),
-                in_use: AtomicUsize::new(0),
-            };
-            let max_pages = open_options
-                .sqlite_max_bytes
-                .map(|bytes| (bytes / PAGE_SIZE).max(1));
-            let triggers = Arc::new(TriggerWriter::start(path, max_pages)?);
-            (pool_of(8).await?, Some(Arc::new(inline)), Some(triggers))
+        let migrations = pool_of(1).await?;
+        MIGRATOR.run(&migrations).await?;
+        if in_memory {
+            // An in-memory database exists once per connection: keep one.
+            return Ok(SqliteStore {
+                pool: migrations,
+                writer: None,
+                inline: None,
+                synchronous,
+            });
+        }
+        // From here on the writer thread is the only connection that writes.
+        migrations.close().await;
+        let path = options.get_filename().to_path_buf();
+        let writer = Writer::start(WriterSettings {
+            path: path.clone(),
+            vfs: open_options.sqlite_vfs.clone(),
+            synchronous,
+            max_page_count: max_pages,
+            busy_timeout: BUSY_TIMEOUT,
+        })?;
+        let inline = InlineReaders {
+            path,
+            vfs: open_options.sqlite_vfs.clone(),
+            idle: Mutex::new(Vec::new()),
+            in_use: AtomicUsize::new(0),
         };
         Ok(SqliteStore {
-            pool,
-            writer,
-            triggers,
-            inline,
+            pool: pool_of(8).await?,
+            writer: Some(Arc::new(writer)),
+            inline: Some(Arc::new(inline)),
+            synchronous,
         })
     }
 }
@@ -408,6 +318,7 @@ impl TryGetFirst for SqliteRow {
 
 read_sqlite_row!(SqliteRow, try_get_first);
 read_sqlite_row!(rusqlite::Row<'_>, get);
+read_sqlite_row!(ValuesRow, get);
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
 
@@ -434,51 +345,56 @@ fn prepare(sql: &str, params: Vec<Param>) -> SqliteQuery<'_> {
     params.into_iter().fold(sqlx::query(sql), bind)
 }
 
+impl Tx for OwnedTx<Sqlite> {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query) -> StoreResult<u64> {
+        let prepared = prepare(&query.sql, query.params);
+        Ok(prepared.execute(self.conn()?).await?.rows_affected())
+    }
+
+    async fn fetch_all(&mut self, query: Query) -> StoreResult<Vec<SqliteRow>> {
+        let prepared = prepare(&query.sql, query.params);
+        Ok(prepared.fetch_all(self.conn()?).await?)
+    }
+}
+
 impl Dialect for SqliteStore {
     type Row = SqliteRow;
-    type Tx = OwnedTx<Sqlite>;
 
-    // One writer connection serializes claims; the outer `status = 'queued'`
-    // re-check keeps the statement correct on its own.
     fn latest_migration() -> i64 {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
+    // One writer serializes claims; the outer `status = 'queued'` re-check
+    // keeps the statement correct on its own.
     const CLAIM_LOCK: &'static str = "";
 
     fn in_text_list(column: &str, param: usize) -> String {
         format!("{column} IN (SELECT value FROM json_each(${param}))")
     }
 
-    async fn begin(&self) -> StoreResult<Self::Tx> {
-        OwnedTx::begin(&self.writer).await
-    }
-
-    async fn commit(tx: Self::Tx) -> StoreResult<()> {
-        tx.commit().await
-    }
-
-    async fn rollback(tx: Self::Tx) -> StoreResult<()> {
-        tx.rollback().await
-    }
-
-    async fn execute(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<u64> {
+    async fn fetch_all(&self, query: Query) -> StoreResult<Vec<SqliteRow>> {
         let prepared = prepare(&query.sql, query.params);
-        let done = match on {
-            On::Read => prepared.execute(&self.pool).await?,
-            On::Write => prepared.execute(&self.writer).await?,
-            On::Tx(tx) => prepared.execute(tx.conn()?).await?,
-        };
-        Ok(done.rows_affected())
+        Ok(prepared.fetch_all(&self.pool).await?)
     }
 
-    async fn fetch_all(&self, on: On<'_, Self::Tx>, query: Query) -> StoreResult<Vec<SqliteRow>> {
-        let prepared = prepare(&query.sql, query.params);
-        Ok(match on {
-            On::Read => prepared.fetch_all(&self.pool).await?,
-            On::Write => prepared.fetch_all(&self.writer).await?,
-            On::Tx(tx) => prepared.fetch_all(tx.conn()?).await?,
-        })
+    async fn write<W: Work>(&self, work: W) -> StoreResult<W::Output> {
+        match &self.writer {
+            Some(writer) => writer.write(work).await,
+            None => write_in_pool(&self.pool, work).await,
+        }
+    }
+
+    fn durability(&self) -> Durability {
+        Durability {
+            backend: "sqlite",
+            setting: match self.synchronous {
+                SqliteSynchronous::Full => "synchronous=full",
+                SqliteSynchronous::Normal => "synchronous=normal",
+            },
+            power_cut_safe: self.synchronous == SqliteSynchronous::Full,
+        }
     }
 
     async fn sync_state_direct(
@@ -512,61 +428,15 @@ impl Dialect for SqliteStore {
         jobs_per_source: u64,
     ) -> StoreResult<Vec<Uuid>> {
         let ids = seed_ids(prefix, sources, jobs_per_source)?;
-        // A JSON array of ids is one parameter, however many sources.
-        let ids_json = serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
-            .to_string();
-        let now = Utc::now();
-        let mut tx = OwnedTx::begin(&self.writer).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
-             SELECT j.value, k.id, ?1 || ' #' || (j.key + 1), 'synthetic', ?2, ?6, ?3, ?3 \
-             FROM json_each(?4) AS j, knowledge_bases AS k WHERE k.id = ?5",
-        )
-        .bind(prefix)
-        .bind(seed_config().to_string())
-        .bind(ts(now))
-        .bind(&ids_json)
-        .bind(kb_id.to_string())
-        .bind(SourceStatus::Active.as_str())
-        .execute(tx.conn()?)
-        .await?;
-        if inserted.rows_affected() != sources {
-            return Err(StoreError::Invalid(format!("no knowledge base {kb_id}")));
-        }
-        // Job k of a source (k = 1 is the newest) was created k hours ago
-        // and took a minute. Ids are random version-4 UUIDs made in SQL.
-        sqlx::query(
-            "WITH RECURSIVE n(k) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT k + 1 FROM n WHERE k < ?1) \
-             INSERT INTO sync_jobs (id, source_id, status, total_items, processed_count, \
-                                    failed_count, attempts, created_at, started_at, completed_at) \
-             SELECT lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' \
-                    || substr(lower(hex(randomblob(2))), 2) || '-' \
-                    || substr('89ab', 1 + abs(random() % 4), 1) \
-                    || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))), \
-                    s.value, ?5, ?2, ?2, 0, 1, \
-                    strftime('%Y-%m-%dT%H:%M:%S', ?3, '-' || n.k || ' hours') || '.000000Z', \
-                    strftime('%Y-%m-%dT%H:%M:%S', ?3, '-' || n.k || ' hours') || '.000000Z', \
-                    strftime('%Y-%m-%dT%H:%M:%S', ?3, '-' || n.k || ' hours', '+1 minutes') || '.000000Z' \
-             FROM json_each(?4) AS s, n",
-        )
-        .bind(i64::try_from(jobs_per_source).map_err(|e| StoreError::Invalid(e.to_string()))?)
-        .bind(SEED_ITEMS)
-        .bind(now.format("%Y-%m-%d %H:%M:%S").to_string())
-        .bind(&ids_json)
-        .bind(JobStatus::Completed.as_str())
-        .execute(tx.conn()?)
-        .await?;
-        sqlx::query(
-            "UPDATE sources SET last_job_id = \
-                 (SELECT j.id FROM sync_jobs j WHERE j.source_id = sources.id \
-                  ORDER BY j.created_at DESC LIMIT 1) \
-             WHERE id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(&ids_json)
-        .execute(tx.conn()?)
-        .await?;
-        tx.commit().await?;
-        Ok(ids)
+        let jobs_per_source =
+            i64::try_from(jobs_per_source).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.write(SeedHistory {
+            kb_id,
+            prefix: prefix.to_owned(),
+            ids,
+            jobs_per_source,
+        })
+        .await
     }
 
     async fn backup(&self, path: &std::path::Path) -> StoreResult<u64> {
@@ -591,42 +461,33 @@ impl Dialect for SqliteStore {
         Ok(bytes)
     }
 
-    async fn flip_and_insert(&self, writes: sql::TriggerWrites) -> StoreResult<bool> {
-        // SQLite has no data-modifying CTE: the two statements, in one hop.
-        match &self.triggers {
-            Some(triggers) => triggers.run(writes.flip, writes.insert).await,
-            None => sql::flip_then_insert(self, writes.flip, writes.insert).await,
-        }
-    }
-
     async fn close(&self) {
-        if let Some(triggers) = &self.triggers {
-            triggers.close();
+        // The writer finishes what was sent, checkpoints the WAL into the
+        // database file and closes the only write connection.
+        if let Some(writer) = &self.writer {
+            writer.close();
         }
-        // Copy every page of the WAL into the database file and empty the
-        // WAL, so the file alone is complete even if another process still
-        // holds the database open (SQLite checkpoints on the last close
-        // only). Best effort: a busy reader makes it partial, not wrong.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await;
         if let Some(inline) = &self.inline
             && let Ok(mut idle) = inline.idle.lock()
         {
             idle.clear();
         }
         self.pool.close().await;
-        self.writer.close().await;
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        let Some(inline) = &self.inline else {
+        let (Some(inline), Some(writer)) = (&self.inline, &self.writer) else {
             // In memory: one pool serves reads and writes.
-            return vec![pool_stats("writer", &self.writer)];
+            return vec![pool_stats("writer", &self.pool)];
         };
         let idle = inline.idle.lock().map(|idle| idle.len()).unwrap_or(0);
+        let writing = writer.stats().busy.load(Ordering::Relaxed);
         vec![
-            pool_stats("writer", &self.writer),
+            PoolStats {
+                pool: "writer",
+                open: 1,
+                idle: usize::from(!writing),
+            },
             pool_stats("readers", &self.pool),
             PoolStats {
                 pool: "inline",
@@ -634,5 +495,77 @@ impl Dialect for SqliteStore {
                 idle,
             },
         ]
+    }
+}
+
+/// [`Store::seed_history`](super::Store::seed_history) on SQLite: sources,
+/// their completed jobs and their `last_job_id`, in three statements.
+struct SeedHistory {
+    kb_id: Uuid,
+    prefix: String,
+    ids: Vec<Uuid>,
+    jobs_per_source: i64,
+}
+
+impl Work for SeedHistory {
+    type Output = Vec<Uuid>;
+
+    fn bulk(&self) -> bool {
+        true
+    }
+
+    async fn run<T: Tx>(self, tx: &mut T) -> StoreResult<Decision<Vec<Uuid>>> {
+        // A JSON array of ids is one parameter, however many sources.
+        let ids_json =
+            serde_json::Value::from(self.ids.iter().map(Uuid::to_string).collect::<Vec<_>>());
+        let now = Utc::now();
+        let insert_sources = Query::new(
+            "INSERT INTO sources (id, kb_id, name, provider, config, status, created_at, updated_at) \
+             SELECT j.value, k.id, $1 || ' #' || (j.key + 1), 'synthetic', $2, $6, $3, $3 \
+             FROM json_each($4) AS j, knowledge_bases AS k WHERE k.id = $5",
+        )
+        .text(&self.prefix)
+        .json(&seed_config())
+        .time(now)
+        .json(&ids_json)
+        .id(self.kb_id)
+        .source_status(SourceStatus::Active);
+        if tx.execute(insert_sources).await? != self.ids.len() as u64 {
+            return Err(StoreError::Invalid(format!(
+                "no knowledge base {}",
+                self.kb_id
+            )));
+        }
+        // Job k of a source (k = 1 is the newest) was created k hours ago
+        // and took a minute. Ids are random version-4 UUIDs made in SQL.
+        let insert_jobs = Query::new(
+            "WITH RECURSIVE n(k) AS (SELECT 1 WHERE $1 > 0 UNION ALL SELECT k + 1 FROM n WHERE k < $1) \
+             INSERT INTO sync_jobs (id, source_id, status, total_items, processed_count, \
+                                    failed_count, attempts, created_at, started_at, completed_at) \
+             SELECT lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' \
+                    || substr(lower(hex(randomblob(2))), 2) || '-' \
+                    || substr('89ab', 1 + abs(random() % 4), 1) \
+                    || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))), \
+                    s.value, $5, $2, $2, 0, 1, \
+                    strftime('%Y-%m-%dT%H:%M:%S', $3, '-' || n.k || ' hours') || '.000000Z', \
+                    strftime('%Y-%m-%dT%H:%M:%S', $3, '-' || n.k || ' hours') || '.000000Z', \
+                    strftime('%Y-%m-%dT%H:%M:%S', $3, '-' || n.k || ' hours', '+1 minutes') || '.000000Z' \
+             FROM json_each($4) AS s, n",
+        )
+        .int(self.jobs_per_source)
+        .int(SEED_ITEMS)
+        .text(now.format("%Y-%m-%d %H:%M:%S").to_string())
+        .json(&ids_json)
+        .job_status(JobStatus::Completed);
+        tx.execute(insert_jobs).await?;
+        let last_jobs = Query::new(
+            "UPDATE sources SET last_job_id = \
+                 (SELECT j.id FROM sync_jobs j WHERE j.source_id = sources.id \
+                  ORDER BY j.created_at DESC LIMIT 1) \
+             WHERE id IN (SELECT value FROM json_each($1))",
+        )
+        .json(&ids_json);
+        tx.execute(last_jobs).await?;
+        Ok(Decision::Commit(self.ids))
     }
 }
