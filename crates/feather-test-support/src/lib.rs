@@ -13,9 +13,12 @@
 //! - [`poll`]: reading a source's sync status through the generated client
 //!   until a condition holds.
 //! - [`proxy`]: a TCP proxy whose connections a test cuts on demand.
+//! - [`powerloss`]: an in-process server on SQLite's power-cut VFS, the
+//!   power cut under load, and the checks after the database reopens.
 
 pub mod db;
 pub mod poll;
+pub mod powerloss;
 pub mod process;
 pub mod proxy;
 pub mod server;

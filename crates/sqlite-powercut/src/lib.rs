@@ -124,6 +124,9 @@ struct Shared {
     down: AtomicBool,
     /// Syncs that reached the disk (for tests of the tests).
     syncs: AtomicU64,
+    /// Microseconds each sync waits before it takes the writes to the disk
+    /// (a slow disk: widens the window in which a cut lands mid-commit).
+    sync_delay_us: AtomicU64,
 }
 
 // The default VFS pointer is SQLite's, valid for the life of the process and
@@ -132,7 +135,9 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A registered power-cut VFS. Connections use it by name (rusqlite's
@@ -146,7 +151,9 @@ pub struct PowerCut {
 
 impl std::fmt::Debug for PowerCut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowerCut").field("name", &self.name).finish()
+        f.debug_struct("PowerCut")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -172,6 +179,7 @@ impl PowerCut {
                 files: Mutex::new(HashMap::new()),
                 down: AtomicBool::new(false),
                 syncs: AtomicU64::new(0),
+                sync_delay_us: AtomicU64::new(0),
             }));
             let c_name = CString::new(name.clone()).map_err(|_| PowerCutError::Register(0))?;
             let vfs = Box::leak(Box::new(ffi::sqlite3_vfs {
@@ -215,6 +223,14 @@ impl PowerCut {
     /// Syncs so far that took unsynced writes to the disk.
     pub fn syncs(&self) -> u64 {
         self.shared.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Makes every sync wait `delay` before it reaches the disk, as a slow
+    /// disk's flush does: a cut during the wait fails the sync, so the
+    /// commit it belongs to fails and is never acknowledged.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.shared.sync_delay_us.store(micros, Ordering::Relaxed);
     }
 
     /// Bytes written and not synced yet, over every file.
@@ -368,7 +384,8 @@ unsafe extern "C" fn x_open(
             drop(Box::from_raw(storage));
             return rc;
         }
-        let simulated = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_WAL | ffi::SQLITE_OPEN_MAIN_JOURNAL;
+        let simulated =
+            ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_WAL | ffi::SQLITE_OPEN_MAIN_JOURNAL;
         let mut state: *const Mutex<FileState> = std::ptr::null();
         if flags & simulated != 0 && !name.is_null() {
             let path = CStr::from_ptr(name).to_string_lossy().into_owned();
@@ -495,7 +512,14 @@ unsafe extern "C" fn f_write(
     unsafe {
         let (ours, state) = parts(file);
         let Some(state) = state else {
-            return real!(ours, xWrite, ffi::SQLITE_IOERR_WRITE, buffer, amount, offset);
+            return real!(
+                ours,
+                xWrite,
+                ffi::SQLITE_IOERR_WRITE,
+                buffer,
+                amount,
+                offset
+            );
         };
         let mut state = lock(state);
         if state.dead {
@@ -540,6 +564,10 @@ unsafe extern "C" fn f_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int
         let Some(state) = state else {
             return real!(ours, xSync, ffi::SQLITE_IOERR_FSYNC, flags);
         };
+        let delay = (*ours.shared).sync_delay_us.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
         let mut state = lock(state);
         if state.dead {
             return ffi::SQLITE_IOERR_FSYNC;
@@ -596,17 +624,28 @@ unsafe extern "C" fn f_check_reserved_lock(file: *mut ffi::sqlite3_file, out: *m
     // SAFETY: delegated to the default VFS's file.
     unsafe {
         let (ours, _) = parts(file);
-        real!(ours, xCheckReservedLock, ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, out)
+        real!(
+            ours,
+            xCheckReservedLock,
+            ffi::SQLITE_IOERR_CHECKRESERVEDLOCK,
+            out
+        )
     }
 }
 
-unsafe extern "C" fn f_file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+unsafe extern "C" fn f_file_control(
+    file: *mut ffi::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
     // SAFETY: delegated to the default VFS's file.
     unsafe {
         let (ours, state) = parts(file);
         // Size hints and chunk sizes would grow the real file behind the
         // simulation's back.
-        if state.is_some() && (op == ffi::SQLITE_FCNTL_SIZE_HINT || op == ffi::SQLITE_FCNTL_CHUNK_SIZE) {
+        if state.is_some()
+            && (op == ffi::SQLITE_FCNTL_SIZE_HINT || op == ffi::SQLITE_FCNTL_CHUNK_SIZE)
+        {
             return ffi::SQLITE_NOTFOUND;
         }
         real!(ours, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
@@ -639,11 +678,24 @@ unsafe extern "C" fn f_shm_map(
     // SAFETY: delegated to the default VFS's file.
     unsafe {
         let (ours, _) = parts(file);
-        real!(ours, xShmMap, ffi::SQLITE_IOERR_SHMMAP, page, page_size, extend, out)
+        real!(
+            ours,
+            xShmMap,
+            ffi::SQLITE_IOERR_SHMMAP,
+            page,
+            page_size,
+            extend,
+            out
+        )
     }
 }
 
-unsafe extern "C" fn f_shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+unsafe extern "C" fn f_shm_lock(
+    file: *mut ffi::sqlite3_file,
+    offset: c_int,
+    n: c_int,
+    flags: c_int,
+) -> c_int {
     // SAFETY: delegated to the default VFS's file.
     unsafe {
         let (ours, _) = parts(file);
@@ -673,7 +725,11 @@ unsafe extern "C" fn f_shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) ->
     }
 }
 
-unsafe extern "C" fn x_delete(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
+unsafe extern "C" fn x_delete(
+    vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    sync_dir: c_int,
+) -> c_int {
     // SAFETY: `name` is a valid path (SQLite's contract).
     unsafe {
         let shared = shared(vfs);

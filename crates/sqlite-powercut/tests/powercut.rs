@@ -42,7 +42,10 @@ fn committed_then_cut(
     }
     vfs.cut(loss);
     // The "dead" connection can do nothing more, not even checkpoint.
-    assert!(conn.execute("INSERT INTO t (id, body) VALUES (-1, '')", []).is_err());
+    assert!(
+        conn.execute("INSERT INTO t (id, body) VALUES (-1, '')", [])
+            .is_err()
+    );
     drop(conn);
     let reopened = open(&path, None, "FULL")?;
     let count: i64 = reopened.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))?;
@@ -51,7 +54,8 @@ fn committed_then_cut(
 }
 
 #[test]
-fn full_keeps_every_committed_row_and_normal_loses_them() -> Result<(), Box<dyn std::error::Error>> {
+fn full_keeps_every_committed_row_and_normal_loses_them() -> Result<(), Box<dyn std::error::Error>>
+{
     let dir = tempfile::tempdir()?;
     let (full, integrity) = committed_then_cut(dir.path(), "FULL", 200, Loss::Everything)?;
     assert_eq!((full, integrity.as_str()), (200, "ok"));
@@ -59,7 +63,10 @@ fn full_keeps_every_committed_row_and_normal_loses_them() -> Result<(), Box<dyn 
     // commits were never synced.
     let (normal, integrity) = committed_then_cut(dir.path(), "NORMAL", 200, Loss::Everything)?;
     assert_eq!(integrity, "ok");
-    assert!(normal < 200, "NORMAL kept all {normal} rows through a power cut");
+    assert!(
+        normal < 200,
+        "NORMAL kept all {normal} rows through a power cut"
+    );
     Ok(())
 }
 
@@ -90,22 +97,28 @@ fn torn_prefixes_leave_an_intact_database_with_every_synced_commit()
         conn.execute_batch(
             "BEGIN; INSERT INTO t (body) SELECT 'z' || hex(randomblob(2000)) FROM t LIMIT 50; COMMIT",
         )?;
-        let report = vfs.cut(Loss::RandomPrefix { seed: round * 7919 + 1 });
+        let report = vfs.cut(Loss::RandomPrefix {
+            seed: round * 7919 + 1,
+        });
         kept_some |= report.kept_writes > 0;
         drop(conn);
         let reopened = open(&path, None, "FULL")?;
         let integrity: String =
             reopened.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
         assert_eq!(integrity, "ok", "round {round}: {report:?}");
-        let synced: i64 = reopened.query_row(
-            "SELECT COUNT(*) FROM t WHERE body LIKE 'y%'",
-            [],
-            |row| row.get(0),
-        )?;
+        let synced: i64 =
+            reopened.query_row("SELECT COUNT(*) FROM t WHERE body LIKE 'y%'", [], |row| {
+                row.get(0)
+            })?;
         assert_eq!(synced, synced_total, "round {round}: {report:?}");
         // Keep the next round's database small and the unsynced batch out.
-        reopened.execute_batch("DELETE FROM t WHERE body LIKE 'z%'; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        reopened.execute_batch(
+            "DELETE FROM t WHERE body LIKE 'z%'; PRAGMA wal_checkpoint(TRUNCATE);",
+        )?;
     }
-    assert!(kept_some, "no cut kept any unsynced write: the prefix mode is not exercised");
+    assert!(
+        kept_some,
+        "no cut kept any unsynced write: the prefix mode is not exercised"
+    );
     Ok(())
 }
