@@ -122,6 +122,15 @@ enum Command {
         /// Seed of the random choices (printed at start), to repeat a run.
         #[arg(long)]
         seed: Option<u64>,
+        /// Power cuts instead of SIGKILL, on SQLite: an in-process server on
+        /// the sqlite-powercut VFS loses every write not synced (or a random
+        /// torn part of it) at a random moment of each round.
+        #[arg(long, conflicts_with_all = ["database_url", "replicas"])]
+        power_loss: bool,
+        /// With --power-loss: `synchronous` of the server's SQLite writer
+        /// (`normal` is expected to lose acknowledged triggers).
+        #[arg(long, default_value = "full", requires = "power_loss")]
+        sqlite_synchronous: String,
     },
     /// Rewrite every derived, checked-in artifact.
     Regen {
@@ -222,6 +231,8 @@ fn main() -> ExitCode {
             database_url,
             replicas,
             seed,
+            power_loss,
+            sqlite_synchronous,
         } => {
             let settings = torture::Settings {
                 minutes,
@@ -229,7 +240,12 @@ fn main() -> ExitCode {
                 replicas,
                 seed,
             };
-            match torture::run(settings) {
+            let result = if power_loss {
+                torture::run_power_loss(settings, &sqlite_synchronous)
+            } else {
+                torture::run(settings)
+            };
+            match result {
                 Ok(code) => return code,
                 Err(e) => Err(e),
             }

@@ -9,6 +9,12 @@
 //! status, with its source back at rest, within a bound that covers the
 //! lease, the reaper and the job's work (else it is *stuck*). The run fails
 //! on any lost or stuck job.
+//!
+//! `--power-loss` (SQLite): a round serves the database in-process over the
+//! `sqlite-powercut` VFS and cuts the power at a random moment of the load
+//! (every write not synced is gone, or a random torn part of it survives);
+//! the database is reopened with the normal VFS, checked with `PRAGMA
+//! integrity_check`, and served again until every job has ended.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -305,4 +311,128 @@ async fn resting_check(store: &dyn Store, sources: &[Uuid]) -> Result<Vec<Uuid>>
         }
     }
     Ok(syncing)
+}
+
+/// `cargo xtask torture --power-loss`: rounds of an in-process server on
+/// SQLite over the power-cut VFS, the power cut at a random moment.
+pub fn run_power_loss(settings: Settings, synchronous: &str) -> Result<ExitCode> {
+    use feather_server::store::SqliteSynchronous;
+    use feather_test_support::powerloss::{self, Load, Round};
+    use sqlite_powercut::Loss;
+
+    let synchronous = match synchronous {
+        "full" => SqliteSynchronous::Full,
+        "normal" => SqliteSynchronous::Normal,
+        other => anyhow::bail!("--sqlite-synchronous {other:?}: expected full or normal"),
+    };
+    let seed = settings.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    println!(
+        "torture: {} min of power cuts on SQLite (synchronous={}), seed {seed}",
+        settings.minutes,
+        synchronous.as_str()
+    );
+    let mut random = Random(seed);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("power.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs_f64(settings.minutes * 60.0);
+    let engine = feather_server::engine::EngineConfig {
+        workers: 2,
+        lease: Duration::from_millis(LEASE_MS),
+        poll_interval: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(2),
+        ..feather_server::engine::EngineConfig::default()
+    };
+    let totals = runtime.block_on(async {
+        let url = format!("sqlite:{}", path.display());
+        let checker = store::open(&url).await?;
+        let demo = feather_server::demo::seed_demo(checker.as_ref()).await?;
+        let mut sources = Vec::new();
+        for i in 0..SOURCES {
+            let config = json!({"items": 40, "item_delay_ms": 5});
+            let source = checker
+                .create_source(demo.kb_id, &format!("torture {i}"), "synthetic", &config)
+                .await?;
+            sources.push(source.id);
+        }
+        checker.close().await;
+        drop(checker);
+        let load = Load {
+            api_key: demo.api_key.clone(),
+            kb_id: demo.kb_id,
+            sources: sources.clone(),
+            clients: CLIENTS * 2,
+        };
+        let mut totals = Totals::default();
+        while Instant::now() < deadline {
+            totals.rounds += 1;
+            let loss = if random.next() % 2 == 0 {
+                Loss::Everything
+            } else {
+                Loss::RandomPrefix {
+                    seed: random.next(),
+                }
+            };
+            let round = Round {
+                synchronous,
+                cut_after: Duration::from_millis(random.between(50, 1_500)),
+                loss,
+                seed: random.next(),
+                sync_delay: Duration::from_micros(random.between(0, 1_000)),
+            };
+            let cut = powerloss::cut_during_load(&path, &load, round, Some(engine.clone())).await?;
+            totals.kills += 1;
+            let bound = Duration::from_millis(LEASE_MS * 8) + Duration::from_secs(10);
+            let recovery =
+                powerloss::recover(&path, &cut.acknowledged, &sources, engine.clone(), bound)
+                    .await?;
+            println!(
+                "round {}: cut after {} ms ({}), {} acknowledged, {} lost, {} stuck, integrity {}",
+                totals.rounds,
+                round.cut_after.as_millis(),
+                match round.loss {
+                    Loss::Everything => "all unsynced writes dropped".to_owned(),
+                    Loss::RandomPrefix { .. } => format!(
+                        "{} unsynced writes kept, {} dropped",
+                        cut.cut.kept_writes, cut.cut.lost_writes
+                    ),
+                },
+                cut.acknowledged.len(),
+                recovery.lost.len(),
+                recovery.stuck.len(),
+                recovery.integrity
+            );
+            if recovery.integrity != "ok" {
+                anyhow::bail!(
+                    "the database is damaged after round {}: {}",
+                    totals.rounds,
+                    recovery.integrity
+                );
+            }
+            totals.acknowledged += cut.acknowledged.len() as u64;
+            totals.lost.extend(recovery.lost);
+            totals.stuck.extend(recovery.stuck);
+        }
+        anyhow::Ok(totals)
+    })?;
+    println!(
+        "torture: {} rounds, {} power cuts, {} acknowledged, {} lost, {} stuck",
+        totals.rounds,
+        totals.kills,
+        totals.acknowledged,
+        totals.lost.len(),
+        totals.stuck.len()
+    );
+    if !totals.lost.is_empty() || !totals.stuck.is_empty() {
+        println!("lost: {:?}\nstuck: {:?}", totals.lost, totals.stuck);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
