@@ -373,7 +373,7 @@ pub fn run_power_loss(settings: Settings, synchronous: &str) -> Result<ExitCode>
         let mut totals = Totals::default();
         while Instant::now() < deadline {
             totals.rounds += 1;
-            let loss = if random.next() % 2 == 0 {
+            let loss = if random.next().is_multiple_of(2) {
                 Loss::Everything
             } else {
                 Loss::RandomPrefix {
