@@ -163,12 +163,16 @@ pub fn sqlite_status(
 }
 
 /// SQLite: the trigger transaction (`BEGIN IMMEDIATE`, flip, insert,
-/// `COMMIT`), `callers` threads for at most `duration`, each source once.
+/// `COMMIT`), `callers` threads for at most `duration`, each source once,
+/// with `synchronous` (`FULL`: one durable transaction per trigger, an
+/// fsync each, the denominator group commit must beat; `NORMAL`: flushed
+/// only at checkpoints).
 pub fn sqlite_trigger(
     path: &std::path::Path,
     targets: &TriggerTargets,
     callers: usize,
     duration: Duration,
+    synchronous: &'static str,
 ) -> Result<Ceiling> {
     let start = Instant::now();
     let deadline = start + duration;
@@ -183,8 +187,7 @@ pub fn sqlite_trigger(
                 let mut conn = rusqlite::Connection::open(&path).map_err(sqlite_error)?;
                 conn.busy_timeout(Duration::from_secs(5))
                     .map_err(sqlite_error)?;
-                // As the server's writer.
-                conn.pragma_update(None, "synchronous", "NORMAL")
+                conn.pragma_update(None, "synchronous", synchronous)
                     .map_err(sqlite_error)?;
                 let (org, kb) = (targets.org_id.to_string(), targets.kb_id.to_string());
                 let mut done = 0;
@@ -220,9 +223,14 @@ pub fn sqlite_trigger(
         })
         .collect();
     let done = join_threads(handles)?;
+    let variant = if synchronous == "FULL" {
+        "one transaction per trigger, synchronous=FULL"
+    } else {
+        "one transaction per trigger, synchronous=NORMAL"
+    };
     Ok(Ceiling::new(
         "trigger",
-        "server's statements",
+        variant,
         callers,
         done,
         start.elapsed(),

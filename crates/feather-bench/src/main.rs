@@ -119,6 +119,9 @@ enum Part {
     Api,
     /// The sync engine.
     Engine,
+    /// Durable triggers: SQLite with synchronous full and normal and
+    /// PostgreSQL, alone and while a 200,000-item sync ingests.
+    Durability,
 }
 
 fn main() -> ExitCode {
@@ -183,6 +186,9 @@ async fn ceiling(body_file: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Items of the sync that ingests during the durable-trigger load.
+const DURABLE_INGEST_ITEMS: u64 = 200_000;
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let work = tempfile::Builder::new()
@@ -220,6 +226,37 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         engine.push(scenarios::engine(&settings, "sqlite", &url).await?);
     }
 
+    let mut durability = Vec::new();
+    if runs(Part::Durability) {
+        for setting in ["full", "normal"] {
+            let url = scenarios::sqlite_url(&settings.work_dir, &format!("durable-{setting}"));
+            durability.push(
+                scenarios::durable_triggers(
+                    &settings,
+                    &format!("sqlite synchronous={setting}"),
+                    &url,
+                    &["--sqlite-synchronous", setting],
+                    DURABLE_INGEST_ITEMS,
+                )
+                .await?,
+            );
+        }
+        if let Some(admin_url) = &args.postgres_url {
+            let db = TestDb::postgres(admin_url, "feather_bench_durable").await?;
+            durability.push(
+                scenarios::durable_triggers(
+                    &settings,
+                    "postgres",
+                    &db.url,
+                    &[],
+                    DURABLE_INGEST_ITEMS,
+                )
+                .await?,
+            );
+            drop(db);
+        }
+    }
+
     let postgres_skipped = match &args.postgres_url {
         None => Some("FEATHER_TEST_DATABASE_URL was not set.".to_string()),
         Some(admin_url) => {
@@ -249,6 +286,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ceiling,
         backends,
         engine,
+        durability,
         postgres_skipped,
     };
     std::fs::write(

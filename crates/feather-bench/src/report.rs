@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::scenarios::{BackendResults, CeilingResults, EngineResults, MetricsCost, Point};
+use crate::scenarios::{
+    BackendResults, CeilingResults, DurableTriggers, EngineResults, MetricsCost, Point,
+};
 
 /// Targets the issue sets; reported against, never asserted.
 pub mod targets {
@@ -89,6 +91,8 @@ pub struct Results {
     pub backends: Vec<BackendResults>,
     /// The sync engine.
     pub engine: Vec<EngineResults>,
+    /// Durable triggers per commit setting.
+    pub durability: Vec<DurableTriggers>,
     /// Why PostgreSQL rows are missing, if they are.
     pub postgres_skipped: Option<String>,
 }
@@ -172,6 +176,7 @@ impl Results {
         self.scale_table(&mut md);
         self.metrics_table(&mut md);
         self.trigger_table(&mut md);
+        self.durability_table(&mut md);
         self.engine_table(&mut md);
         self.memory_table(&mut md);
         if let Some(reason) = &self.postgres_skipped {
@@ -181,7 +186,7 @@ impl Results {
     }
 
     fn summary(&self, md: &mut String) {
-        if self.backends.is_empty() && self.engine.is_empty() {
+        if self.backends.is_empty() && self.engine.is_empty() && self.durability.is_empty() {
             return;
         }
         let _ = writeln!(md, "## Targets\n");
@@ -277,6 +282,7 @@ impl Results {
                 );
             }
         }
+        self.durable_targets(md);
         md.push('\n');
     }
 
@@ -572,6 +578,124 @@ impl Results {
                 us(c.latency.max_us),
                 c.seconds * 1000.0
             );
+        }
+        md.push('\n');
+    }
+
+    /// The SQLite ceiling of one durable transaction per trigger at
+    /// `callers`, from the API part's ceilings.
+    fn durable_ceiling(&self, callers: usize) -> Option<f64> {
+        self.backends
+            .iter()
+            .filter(|b| b.backend == "sqlite")
+            .flat_map(|b| &b.ceilings)
+            .find(|c| {
+                c.operation == "trigger" && c.callers == callers && c.variant.contains("FULL")
+            })
+            .map(|c| c.per_second)
+    }
+
+    fn durable_targets(&self, md: &mut String) {
+        let Some(full) = self.durability.iter().find(|d| d.label.contains("full")) else {
+            return;
+        };
+        let postgres = self.durability.iter().find(|d| d.label == "postgres");
+        for (i, p) in full.points.iter().enumerate() {
+            let c = p.load.connections;
+            if let Some(pg) = postgres.and_then(|pg| pg.points.get(i)) {
+                let _ = writeln!(
+                    md,
+                    "| Durable triggers @{c} on sqlite (full) ≥ postgres in the same run | {:.0} vs {:.0}/s | {} |",
+                    p.load.requests_per_second,
+                    pg.load.requests_per_second,
+                    meets(p.load.requests_per_second >= pg.load.requests_per_second)
+                );
+            }
+            if let Some(ceiling) = self.durable_ceiling(c) {
+                let _ = writeln!(
+                    md,
+                    "| Durable triggers @{c} on sqlite (full) ≥ 2× one durable transaction per trigger | {:.1}× ({:.0} vs {ceiling:.0}/s) | {} |",
+                    ratio(p.load.requests_per_second, ceiling),
+                    p.load.requests_per_second,
+                    meets(p.load.requests_per_second >= 2.0 * ceiling)
+                );
+            }
+        }
+        if let Some(p16) = full.points.first() {
+            let _ = writeln!(
+                md,
+                "| Durable trigger p99 @16 on sqlite (full) ≤ 10 ms | {} | {} |",
+                us(p16.load.latency.p99_us),
+                meets(p16.load.latency.p99_us <= 10_000)
+            );
+        }
+        let p99 = full.while_ingesting.load.latency.p99_us;
+        let _ = writeln!(
+            md,
+            "| Durable trigger p99 @16 on sqlite (full) while a sync ingests ≤ 10 ms | {} | {} |",
+            us(p99),
+            meets(p99 <= 10_000)
+        );
+    }
+
+    fn durability_table(&self, md: &mut String) {
+        if self.durability.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "## Durable triggers
+"
+        );
+        let _ = writeln!(
+            md,
+            "POST trigger on distinct sources (30,000 fresh ones per row) on a fresh database, \
+             for each commit setting in the same run: SQLite with `--sqlite-synchronous full` \
+             (the default: every acknowledged trigger is flushed, one flush per group commit) and \
+             `normal` (flushed at checkpoints: a power cut loses the last moments' triggers), and \
+             PostgreSQL (`synchronous_commit=on`). Then the same at 16 connections while one \
+             worker ingests a {}-item synthetic sync, with that sync's ingest rate just before \
+             and during the load (from its status). The ceiling is the same trigger transaction \
+             straight against SQLite with `synchronous=FULL`, one transaction (one fsync) per \
+             trigger, one connection per caller (Database ceilings).\n",
+            self.durability.first().map_or(0, |d| d.ingest_items)
+        );
+        let _ = writeln!(
+            md,
+            "| Setting | Load | Connections | triggers/s | of durable ceiling | p50 | p99 | max | server CPU/req | non-200 | ingest items/s (alone → during) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        );
+        for d in &self.durability {
+            let rows = d
+                .points
+                .iter()
+                .map(|p| (p, "triggers only", String::from("–")))
+                .chain(std::iter::once((
+                    &d.while_ingesting,
+                    "while a sync ingests",
+                    format!(
+                        "{:.0} → {:.0}",
+                        d.ingest_alone_items_per_second, d.ingest_items_per_second
+                    ),
+                )));
+            for (p, what, ingest) in rows {
+                let l = &p.load.latency;
+                let of_ceiling = self.durable_ceiling(p.load.connections).map_or_else(
+                    || "–".to_owned(),
+                    |c| format!("{:.1}×", ratio(p.load.requests_per_second, c)),
+                );
+                let _ = writeln!(
+                    md,
+                    "| {} | {what} | {} | {:.0} | {of_ceiling} | {} | {} | {} | {} | {} | {ingest} |",
+                    d.label,
+                    p.load.connections,
+                    p.load.requests_per_second,
+                    us(l.p50_us),
+                    us(l.p99_us),
+                    us(l.max_us),
+                    cpu(p),
+                    p.load.unexpected(200)
+                );
+            }
         }
         md.push('\n');
     }

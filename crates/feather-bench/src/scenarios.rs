@@ -239,7 +239,8 @@ async fn database_ceilings(
         record(measured);
     }
     let variants: &[Option<PgTrigger>] = match sqlite_path {
-        Some(_) => &[None],
+        // NORMAL, then FULL (the durable one-transaction-per-trigger ceiling).
+        Some(_) => &[None, None],
         None => &[
             Some(PgTrigger::ServerStatements),
             Some(PgTrigger::OneStatement),
@@ -258,8 +259,9 @@ async fn database_ceilings(
                 (Some(path), _) => {
                     let path = path.clone();
                     let duration = settings.duration;
+                    let synchronous = if n == 0 { "NORMAL" } else { "FULL" };
                     tokio::task::spawn_blocking(move || {
-                        ceilings::sqlite_trigger(&path, &targets, callers, duration)
+                        ceilings::sqlite_trigger(&path, &targets, callers, duration, synchronous)
                     })
                     .await??
                 }
@@ -809,4 +811,137 @@ async fn sync(
 /// A fresh SQLite file in the work directory.
 pub fn sqlite_url(work_dir: &Path, label: &str) -> String {
     format!("sqlite:{}", work_dir.join(format!("{label}.db")).display())
+}
+
+/// POST trigger on distinct sources under one commit setting, alone and
+/// while a large sync ingests.
+#[derive(Clone, Debug, Serialize)]
+pub struct DurableTriggers {
+    /// `sqlite synchronous=full`, `sqlite synchronous=normal`, `postgres`.
+    pub label: String,
+    /// 16 and 64 connections, no sync running.
+    pub points: Vec<Point>,
+    /// 16 connections while one worker ingests a large synthetic sync.
+    pub while_ingesting: Point,
+    /// Items of that sync.
+    pub ingest_items: u64,
+    /// Its ingest rate during the trigger load (items/s, from its status).
+    pub ingest_items_per_second: f64,
+    /// Its ingest rate alone, just before the load (items/s).
+    pub ingest_alone_items_per_second: f64,
+}
+
+/// Connections of the durable-trigger rows.
+pub const DURABLE_CONNECTIONS: [usize; 2] = [16, 64];
+
+/// POST triggers on `url`, the server run with `server_args` (e.g.
+/// `--sqlite-synchronous normal`): at 16 and 64 connections, then at 16
+/// while one worker ingests `ingest_items` synthetic items.
+pub async fn durable_triggers(
+    settings: &Settings,
+    label: &str,
+    url: &str,
+    server_args: &[&str],
+    ingest_items: u64,
+) -> anyhow::Result<DurableTriggers> {
+    let per_point = 30_000;
+    let t = tenant(url).await?;
+    let mut batches = Vec::new();
+    for (i, _) in DURABLE_CONNECTIONS.iter().enumerate() {
+        batches.push(seed(url, t.kb, &format!("durable-{i}"), per_point, 0).await?);
+    }
+    let during = seed(url, t.kb, "durable-ingesting", per_point, 0).await?;
+    let big = {
+        let store = feather_server::store::open(url).await?;
+        let config = serde_json::json!({ "items": ingest_items });
+        let id = store
+            .create_source(t.kb, "durable-big", "synthetic", &config)
+            .await?
+            .id;
+        store.close().await;
+        id
+    };
+    let slug = label.replace([' ', '='], "-");
+    eprintln!("{label}: POST trigger, distinct sources");
+    let mut command = server_command(settings, url, 0);
+    command.args(server_args);
+    let server = spawn_server(
+        command,
+        &settings.work_dir.join(format!("{slug}-triggers.log")),
+    )
+    .await?;
+    let mut points = Vec::new();
+    for (connections, ids) in DURABLE_CONNECTIONS.iter().zip(&batches) {
+        let paths = ids.iter().map(|id| trigger_path(t.kb, *id)).collect();
+        let source = loadgen::each_once(paths, &t.api_key, Method::POST);
+        points.push(
+            point(
+                server.addr,
+                Some(server.pid()),
+                settings.spec(*connections),
+                source,
+            )
+            .await?,
+        );
+    }
+    drop(server);
+
+    eprintln!("{label}: POST trigger at 16 connections while {ingest_items} items ingest");
+    let mut command = server_command(settings, url, 1);
+    command.args(server_args);
+    let server = spawn_server(
+        command,
+        &settings.work_dir.join(format!("{slug}-ingest.log")),
+    )
+    .await?;
+    let request = loadgen::request(Method::POST, &trigger_path(t.kb, big), &t.api_key);
+    let (status, body) = loadgen::fetch(server.addr, request).await?;
+    ensure!(
+        status == 200,
+        "trigger answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let processed = |server: SocketAddr| {
+        let (kb, key) = (t.kb, t.api_key.clone());
+        async move {
+            let request = loadgen::request(Method::GET, &status_path(kb, big), &key);
+            let (_, body) = loadgen::fetch(server, request).await?;
+            let state: serde_json::Value = serde_json::from_slice(&body)?;
+            anyhow::Ok((
+                Instant::now(),
+                state["processed_count"].as_u64().unwrap_or(0),
+            ))
+        }
+    };
+    // Wait for the ingest to run, then measure it alone for a while.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while processed(server.addr).await?.1 == 0 {
+        ensure!(Instant::now() < deadline, "the large sync did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (alone_start, alone_from) = processed(server.addr).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (load_start, load_from) = processed(server.addr).await?;
+    let alone = (load_from - alone_from) as f64 / (load_start - alone_start).as_secs_f64();
+    let paths = during.iter().map(|id| trigger_path(t.kb, *id)).collect();
+    let source = loadgen::each_once(paths, &t.api_key, Method::POST);
+    let while_ingesting = point(server.addr, Some(server.pid()), settings.spec(16), source).await?;
+    let (load_end, load_to) = processed(server.addr).await?;
+    ensure!(
+        load_to < ingest_items,
+        "the {ingest_items}-item sync ended before the trigger load did: make it larger"
+    );
+    let during_rate = (load_to - load_from) as f64 / (load_end - load_start).as_secs_f64();
+    eprintln!(
+        "    ingest: {alone:.0} items/s alone, {during_rate:.0} items/s under the trigger load"
+    );
+    drop(server);
+    Ok(DurableTriggers {
+        label: label.into(),
+        points,
+        while_ingesting,
+        ingest_items,
+        ingest_items_per_second: during_rate,
+        ingest_alone_items_per_second: alone,
+    })
 }

@@ -32,7 +32,7 @@ async fn ceilings_run_the_servers_statements(backend: Backend) -> anyhow::Result
         Some(path) => {
             let path = std::path::PathBuf::from(path);
             let status = ceilings::sqlite_status(&path, target, 2, short)?;
-            let triggers = vec![ceilings::sqlite_trigger(&path, &targets, 2, short)?];
+            let triggers = vec![ceilings::sqlite_trigger(&path, &targets, 2, short, "FULL")?];
             (status, triggers)
         }
         None => {
