@@ -70,8 +70,8 @@ const DEPENDENCY_RULES: &[DependencyRule] = &[
     },
     DependencyRule {
         package: "feather-server",
-        forbidden: &["feather-test-support"],
-        why: "test support is for tests and tools, never shipped",
+        forbidden: &["feather-test-support", "sqlite-powercut"],
+        why: "test support and the power-cut VFS are for tests and tools, never shipped",
     },
     DependencyRule {
         package: "openapi-compat",
