@@ -77,6 +77,26 @@ struct Totals {
     stuck: Vec<Uuid>,
 }
 
+impl Totals {
+    /// Prints the closing line (`kills` names what was done each round);
+    /// failure on any lost or stuck job.
+    fn report(&self, kills: &str) -> ExitCode {
+        println!(
+            "torture: {} rounds, {} {kills}, {} acknowledged, {} lost, {} stuck",
+            self.rounds,
+            self.kills,
+            self.acknowledged,
+            self.lost.len(),
+            self.stuck.len()
+        );
+        if !self.lost.is_empty() || !self.stuck.is_empty() {
+            println!("lost: {:?}\nstuck: {:?}", self.lost, self.stuck);
+            return ExitCode::FAILURE;
+        }
+        ExitCode::SUCCESS
+    }
+}
+
 /// Runs the torture and prints a line per round and the totals.
 pub fn run(settings: Settings) -> Result<ExitCode> {
     build_server()?;
@@ -111,19 +131,7 @@ pub fn run(settings: Settings) -> Result<ExitCode> {
         deadline,
         Random(seed),
     ))?;
-    println!(
-        "torture: {} rounds, {} kills, {} acknowledged, {} lost, {} stuck",
-        totals.rounds,
-        totals.kills,
-        totals.acknowledged,
-        totals.lost.len(),
-        totals.stuck.len()
-    );
-    if !totals.lost.is_empty() || !totals.stuck.is_empty() {
-        println!("lost: {:?}\nstuck: {:?}", totals.lost, totals.stuck);
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(totals.report("kills"))
 }
 
 /// Starts replica `index` on `url`, its log in `dir`.
@@ -422,17 +430,5 @@ pub fn run_power_loss(settings: Settings, synchronous: &str) -> Result<ExitCode>
         }
         anyhow::Ok(totals)
     })?;
-    println!(
-        "torture: {} rounds, {} power cuts, {} acknowledged, {} lost, {} stuck",
-        totals.rounds,
-        totals.kills,
-        totals.acknowledged,
-        totals.lost.len(),
-        totals.stuck.len()
-    );
-    if !totals.lost.is_empty() || !totals.stuck.is_empty() {
-        println!("lost: {:?}\nstuck: {:?}", totals.lost, totals.stuck);
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(totals.report("power cuts"))
 }
