@@ -185,7 +185,9 @@ pub fn sqlite_trigger(
             let targets = targets.clone();
             std::thread::spawn(move || -> Result<u64> {
                 let mut conn = rusqlite::Connection::open(&path).map_err(sqlite_error)?;
-                conn.busy_timeout(Duration::from_secs(5))
+                // Callers take turns in SQLite's busy handler; with an fsync
+                // per transaction one may wait long for its turn.
+                conn.busy_timeout(Duration::from_secs(120))
                     .map_err(sqlite_error)?;
                 conn.pragma_update(None, "synchronous", synchronous)
                     .map_err(sqlite_error)?;
