@@ -862,30 +862,6 @@ pub async fn durable_triggers(
         id
     };
     let slug = label.replace([' ', '='], "-");
-    eprintln!("{label}: POST trigger, distinct sources");
-    let mut command = server_command(settings, url, 0);
-    command.args(server_args);
-    let server = spawn_server(
-        command,
-        &settings.work_dir.join(format!("{slug}-triggers.log")),
-    )
-    .await?;
-    let mut points = Vec::new();
-    for (connections, ids) in DURABLE_CONNECTIONS.iter().zip(&batches) {
-        let paths = ids.iter().map(|id| trigger_path(t.kb, *id)).collect();
-        let source = loadgen::each_once(paths, &t.api_key, Method::POST);
-        points.push(
-            point(
-                server.addr,
-                Some(server.pid()),
-                settings.spec(*connections),
-                source,
-            )
-            .await?,
-        );
-    }
-    drop(server);
-
     eprintln!("{label}: POST trigger at 16 connections while {ingest_items} items ingest");
     let mut command = server_command(settings, url, 1);
     command.args(server_args);
@@ -936,6 +912,30 @@ pub async fn durable_triggers(
         "    ingest: {alone:.0} items/s alone, {during_rate:.0} items/s under the trigger load"
     );
     drop(server);
+    eprintln!("{label}: POST trigger, distinct sources");
+    let mut command = server_command(settings, url, 0);
+    command.args(server_args);
+    let server = spawn_server(
+        command,
+        &settings.work_dir.join(format!("{slug}-triggers.log")),
+    )
+    .await?;
+    let mut points = Vec::new();
+    for (connections, ids) in DURABLE_CONNECTIONS.iter().zip(&batches) {
+        let paths = ids.iter().map(|id| trigger_path(t.kb, *id)).collect();
+        let source = loadgen::each_once(paths, &t.api_key, Method::POST);
+        points.push(
+            point(
+                server.addr,
+                Some(server.pid()),
+                settings.spec(*connections),
+                source,
+            )
+            .await?,
+        );
+    }
+    drop(server);
+
     Ok(DurableTriggers {
         label: label.into(),
         points,
