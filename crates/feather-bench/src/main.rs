@@ -67,6 +67,10 @@ struct RunArgs {
     /// The release `feather-server` binary.
     #[arg(long)]
     server_bin: PathBuf,
+    /// A release `feather-server` of an earlier revision: adds the
+    /// before/after rounds (POST trigger, GET status, ingest) on SQLite.
+    #[arg(long)]
+    baseline_bin: Option<PathBuf>,
     /// Markdown report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out_md: PathBuf,
@@ -120,8 +124,10 @@ enum Part {
     /// The sync engine.
     Engine,
     /// Durable triggers: SQLite with synchronous full and normal and
-    /// PostgreSQL, alone and while a 200,000-item sync ingests.
+    /// PostgreSQL, alone and while a large sync ingests.
     Durability,
+    /// This tree's server against `--baseline-bin`, alternating rounds.
+    BeforeAfter,
 }
 
 fn main() -> ExitCode {
@@ -186,8 +192,11 @@ async fn ceiling(body_file: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Items of the sync that ingests during the durable-trigger load.
-const DURABLE_INGEST_ITEMS: u64 = 200_000;
+/// Items of the sync that ingests during the durable-trigger load: at the
+/// ingest rate of the one writer (45,000 items/s alone on 2 cores) 200,000
+/// ended within the load, so the sync is large enough to outlast it; the
+/// server is stopped once the load is measured.
+const DURABLE_INGEST_ITEMS: u64 = 1_000_000;
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -226,6 +235,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         engine.push(scenarios::engine(&settings, "sqlite", &url).await?);
     }
 
+    let mut before_after = None;
+    if let Some(baseline) = &args.baseline_bin
+        && runs(Part::BeforeAfter)
+    {
+        let baseline = baseline
+            .canonicalize()
+            .with_context(|| format!("no baseline binary at {}", baseline.display()))?;
+        before_after = Some(scenarios::before_after(&settings, &baseline, 50_000).await?);
+    }
     let mut durability = Vec::new();
     if runs(Part::Durability) {
         for setting in ["full", "normal"] {
@@ -287,6 +305,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         backends,
         engine,
         durability,
+        before_after,
         postgres_skipped,
     };
     std::fs::write(

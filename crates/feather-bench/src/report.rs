@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::scenarios::{
-    BackendResults, CeilingResults, DurableTriggers, EngineResults, MetricsCost, Point,
+    BackendResults, BeforeAfter, CeilingResults, DurableTriggers, EngineResults, MetricsCost, Point,
 };
 
 /// Targets the issue sets; reported against, never asserted.
@@ -93,6 +93,8 @@ pub struct Results {
     pub engine: Vec<EngineResults>,
     /// Durable triggers per commit setting.
     pub durability: Vec<DurableTriggers>,
+    /// This tree against a baseline binary, if one was given.
+    pub before_after: Option<BeforeAfter>,
     /// Why PostgreSQL rows are missing, if they are.
     pub postgres_skipped: Option<String>,
 }
@@ -177,6 +179,7 @@ impl Results {
         self.metrics_table(&mut md);
         self.trigger_table(&mut md);
         self.durability_table(&mut md);
+        self.before_after_table(&mut md);
         self.engine_table(&mut md);
         self.memory_table(&mut md);
         if let Some(reason) = &self.postgres_skipped {
@@ -698,6 +701,74 @@ impl Results {
             }
         }
         md.push('\n');
+    }
+
+    fn before_after_table(&self, md: &mut String) {
+        let Some(ab) = &self.before_after else {
+            return;
+        };
+        let _ = writeln!(md, "## Before and after\n");
+        let _ = writeln!(
+            md,
+            "The server of this tree against `{}` (an earlier revision's release build), each \
+             with its defaults, on SQLite, in alternating rounds A B B A A B (A before): POST \
+             trigger on 30,000 fresh sources per round at 16 connections, GET status on one \
+             source at 64, and a {}-item synthetic sync with 4 workers on a second database. \
+             The change compares medians.\n",
+            ab.baseline, ab.ingest_items
+        );
+        let _ = writeln!(
+            md,
+            "| Measure | Before, per round | After, per round | Median before | Median after | Change | p99 before, per round | p99 after, per round |\n|---|---|---|---:|---:|---:|---|---|"
+        );
+        let p99s = |points: &[Point]| {
+            points
+                .iter()
+                .map(|p| us(p.load.latency.p99_us))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        for (what, before, after) in [
+            (
+                "POST trigger @16, req/s",
+                &ab.before.triggers,
+                &ab.after.triggers,
+            ),
+            ("GET status @64, req/s", &ab.before.status, &ab.after.status),
+        ] {
+            let (b, a) = (
+                MetricsCost::median_rps(before),
+                MetricsCost::median_rps(after),
+            );
+            let _ = writeln!(
+                md,
+                "| {what} | {} | {} | {b:.0} | {a:.0} | {:+.0}% | {} | {} |",
+                rates(before),
+                rates(after),
+                (ratio(a, b) - 1.0) * 100.0,
+                p99s(before),
+                p99s(after)
+            );
+        }
+        let ingest = |runs: &[crate::scenarios::SyncRun]| {
+            let mut rates: Vec<f64> = runs.iter().map(|r| r.items_per_second).collect();
+            let text = rates
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(" / ");
+            rates.sort_by(f64::total_cmp);
+            (
+                text,
+                rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN),
+            )
+        };
+        let ((bt, b), (at, a)) = (ingest(&ab.before.ingest), ingest(&ab.after.ingest));
+        let _ = writeln!(
+            md,
+            "| Ingest, items/s | {bt} | {at} | {b:.0} | {a:.0} | {:+.0}% | – | – |\n",
+            (ratio(a, b) - 1.0) * 100.0
+        );
     }
 
     fn engine_table(&self, md: &mut String) {

@@ -473,7 +473,11 @@ async fn spawn_server(
 }
 
 fn server_command(settings: &Settings, url: &str, workers: usize) -> Command {
-    let mut command = Command::new(&settings.server_bin);
+    server_command_of(&settings.server_bin, url, workers)
+}
+
+fn server_command_of(binary: &Path, url: &str, workers: usize) -> Command {
+    let mut command = Command::new(binary);
     command
         .arg("serve")
         .args(["--bind", "127.0.0.1:0", "--no-demo"])
@@ -943,5 +947,113 @@ pub async fn durable_triggers(
         ingest_items,
         ingest_items_per_second: during_rate,
         ingest_alone_items_per_second: alone,
+    })
+}
+
+/// One side's rounds of [`BeforeAfter`], in run order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Side {
+    /// POST trigger on distinct sources, 16 connections.
+    pub triggers: Vec<Point>,
+    /// GET status, one source, 64 connections.
+    pub status: Vec<Point>,
+    /// A synthetic sync run by the default engine (4 workers).
+    pub ingest: Vec<SyncRun>,
+}
+
+/// The server of this tree against a baseline binary (an earlier revision)
+/// on SQLite with each one's defaults, in alternating rounds A B B A A B
+/// (A the baseline): the write path's rate and p99, GET status and the
+/// ingest rate.
+#[derive(Clone, Debug, Serialize)]
+pub struct BeforeAfter {
+    /// What the baseline binary is (as given).
+    pub baseline: String,
+    /// Its rounds.
+    pub before: Side,
+    /// This tree's rounds.
+    pub after: Side,
+    /// Items of each ingest run.
+    pub ingest_items: u64,
+}
+
+/// Measures [`BeforeAfter`]: `baseline_bin` against the server of
+/// `settings`, each round on fresh trigger sources of one database and a
+/// fresh synthetic source of another (so no queued trigger job is in the
+/// engine's way).
+pub async fn before_after(
+    settings: &Settings,
+    baseline_bin: &Path,
+    ingest_items: u64,
+) -> anyhow::Result<BeforeAfter> {
+    let api_url = sqlite_url(&settings.work_dir, "before-after-api");
+    let ingest_url = sqlite_url(&settings.work_dir, "before-after-ingest");
+    let t = tenant(&api_url).await?;
+    let small = seed(&api_url, t.kb, "status", 1, 10).await?;
+    let status = status_path(t.kb, small[0]);
+    let ingest_tenant = tenant(&ingest_url).await?;
+    let (mut before, mut after) = (Side::default(), Side::default());
+    eprintln!(
+        "before/after: {} against this tree, alternating ({ROUNDS} rounds each)",
+        baseline_bin.display()
+    );
+    for round in 0..ROUNDS * 2 {
+        let is_before = matches!(round % 4, 0 | 3);
+        let (binary, side, label) = if is_before {
+            (baseline_bin, &mut before, "before")
+        } else {
+            (settings.server_bin.as_path(), &mut after, "after")
+        };
+        let ids = seed(&api_url, t.kb, &format!("ab-{round}"), 30_000, 0).await?;
+        let log = settings
+            .work_dir
+            .join(format!("before-after-{round}-api.log"));
+        let server = spawn_server(server_command_of(binary, &api_url, 0), &log).await?;
+        eprint!("    {label:>6} trigger:");
+        let paths = ids.iter().map(|id| trigger_path(t.kb, *id)).collect();
+        let source = loadgen::each_once(paths, &t.api_key, Method::POST);
+        side.triggers
+            .push(point(server.addr, Some(server.pid()), settings.spec(16), source).await?);
+        eprint!("    {label:>6}  status:");
+        let source = loadgen::cycle(vec![status.clone()], &t.api_key, Method::GET);
+        side.status
+            .push(point(server.addr, Some(server.pid()), settings.spec(64), source).await?);
+        drop(server);
+        let source = {
+            let store = feather_server::store::open(&ingest_url).await?;
+            let config = serde_json::json!({ "items": ingest_items });
+            let id = store
+                .create_source(
+                    ingest_tenant.kb,
+                    &format!("ab-ingest-{round}"),
+                    "synthetic",
+                    &config,
+                )
+                .await?
+                .id;
+            store.close().await;
+            id
+        };
+        let log = settings
+            .work_dir
+            .join(format!("before-after-{round}-ingest.log"));
+        let server = spawn_server(server_command_of(binary, &ingest_url, 4), &log).await?;
+        eprint!("    {label:>6}  ingest:");
+        side.ingest.push(
+            sync(
+                &server,
+                &ingest_tenant,
+                &format!("{label}, {ingest_items} items"),
+                &[source],
+            )
+            .await?,
+        );
+        drop(server);
+    }
+    Ok(BeforeAfter {
+        baseline: baseline_bin.display().to_string(),
+        before,
+        after,
+        ingest_items,
     })
 }

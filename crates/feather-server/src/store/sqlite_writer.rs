@@ -27,6 +27,15 @@
 //!   per group, and more only while no small write is waiting, so a trigger
 //!   waits for at most one batch and one flush.
 //!
+//! - checkpoints leave the writer: SQLite's automatic checkpoint runs inside
+//!   the `COMMIT` that crosses 1,000 WAL frames (copying pages and, with
+//!   `FULL`, flushing the database file), a pause every caller of that group
+//!   waits out. Here a WAL hook counts the frames and, past the threshold,
+//!   wakes a checkpointer thread with a connection of its own, which runs a
+//!   `PASSIVE` checkpoint beside the writer (a checkpoint takes no write
+//!   lock). Should the WAL still grow far beyond it, the writer checkpoints
+//!   itself.
+//!
 //! A work's statements run here through [`WriterTx`], whose futures are
 //! ready at once: the thread polls a work's future once and never parks.
 
@@ -54,6 +63,14 @@ const BULK_BUDGET: Duration = Duration::from_millis(5);
 /// Prepared statements kept per connection (the store has about 30).
 const STATEMENT_CACHE: usize = 64;
 
+/// WAL frames after which the checkpointer is woken (SQLite's own
+/// automatic checkpoint threshold).
+const CHECKPOINT_FRAMES: u64 = 1_000;
+
+/// WAL frames after which the writer checkpoints itself: the checkpointer
+/// has not kept up (about 64 MiB of WAL with 4 KiB pages).
+const WRITER_CHECKPOINT_FRAMES: u64 = 16_000;
+
 /// How the writer opens its connection.
 #[derive(Clone, Debug)]
 pub(super) struct WriterSettings {
@@ -70,6 +87,23 @@ pub(super) struct WriterSettings {
 }
 
 impl WriterSettings {
+    /// The writer's connection, its WAL frames counted into `wal_frames`
+    /// (which replaces SQLite's automatic checkpoint on it).
+    fn open_writer(&self, wal_frames: &Arc<AtomicU64>) -> StoreResult<WriterTx> {
+        let tx = self.open()?;
+        // SAFETY: the hook's argument is the `AtomicU64` inside `wal_frames`,
+        // which the writer loop keeps alive longer than the connection (its
+        // field is dropped after `conn`), and the callback only stores to it.
+        unsafe {
+            rusqlite::ffi::sqlite3_wal_hook(
+                tx.conn.handle(),
+                Some(count_wal_frames),
+                Arc::as_ptr(wal_frames) as *mut std::ffi::c_void,
+            );
+        }
+        Ok(tx)
+    }
+
     fn open(&self) -> StoreResult<WriterTx> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -89,6 +123,45 @@ impl WriterSettings {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(WriterTx { conn })
     }
+}
+
+/// SQLite's WAL hook on the writer's connection: the WAL's frames after a
+/// commit.
+unsafe extern "C" fn count_wal_frames(
+    frames: *mut std::ffi::c_void,
+    _db: *mut rusqlite::ffi::sqlite3,
+    _database: *const std::ffi::c_char,
+    wal_frames: std::ffi::c_int,
+) -> std::ffi::c_int {
+    // SAFETY: `frames` is the `AtomicU64` registered in `open_writer`.
+    let counter = unsafe { &*(frames as *const AtomicU64) };
+    counter.store(u64::try_from(wal_frames).unwrap_or(0), Ordering::Relaxed);
+    rusqlite::ffi::SQLITE_OK
+}
+
+/// The checkpointer: its own connection, woken by the writer once the WAL
+/// passes [`CHECKPOINT_FRAMES`]; a `PASSIVE` checkpoint copies what no
+/// reader still needs into the database file without blocking anyone.
+fn start_checkpointer(
+    settings: &WriterSettings,
+) -> StoreResult<(mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
+    let conn = settings.open()?;
+    let (wake, woken) = mpsc::sync_channel::<()>(1);
+    let thread = std::thread::Builder::new()
+        .name("feather-sqlite-checkpointer".into())
+        .spawn(move || {
+            for () in woken {
+                // Best effort: a failed checkpoint is retried at the next
+                // wake-up; the WAL keeps every commit meanwhile.
+                let _ = conn
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| {
+            StoreError::unavailable(format!("cannot start the SQLite checkpointer: {e}"))
+        })?;
+    Ok((wake, thread))
 }
 
 /// Counters of the writer, for metrics.
@@ -157,7 +230,9 @@ pub(super) struct Writer {
 impl Writer {
     /// Opens the connection and starts the thread.
     pub fn start(settings: WriterSettings) -> StoreResult<Self> {
-        let conn = settings.open()?;
+        let wal_frames = Arc::new(AtomicU64::new(0));
+        let conn = settings.open_writer(&wal_frames)?;
+        let (checkpoint, checkpointer) = start_checkpointer(&settings)?;
         let (send, receive) = mpsc::channel::<Submitted>();
         let small_waiting = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(WriterStats::default());
@@ -169,6 +244,9 @@ impl Writer {
             bulk: VecDeque::new(),
             small_waiting: small_waiting.clone(),
             stats: stats.clone(),
+            checkpoint: Some(checkpoint),
+            checkpointer: Some(checkpointer),
+            wal_frames,
         };
         let thread = std::thread::Builder::new()
             .name("feather-sqlite-writer".into())
@@ -289,6 +367,12 @@ struct WriterLoop {
     bulk: VecDeque<Submitted>,
     small_waiting: Arc<AtomicUsize>,
     stats: Arc<WriterStats>,
+    /// Wakes the checkpointer (dropped at close to stop it).
+    checkpoint: Option<mpsc::SyncSender<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+    /// The writer connection's WAL frames (its WAL hook's counter; declared
+    /// after `conn`, so it outlives the connection).
+    wal_frames: Arc<AtomicU64>,
 }
 
 impl WriterLoop {
@@ -321,6 +405,10 @@ impl WriterLoop {
             self.group();
             self.stats.busy.store(false, Ordering::Relaxed);
         }
+        self.checkpoint.take();
+        if let Some(checkpointer) = self.checkpointer.take() {
+            let _ = checkpointer.join();
+        }
         if let Some(tx) = self.conn.take() {
             // Copy the WAL into the database file and empty it, so the file
             // alone is complete. Best effort: a busy reader makes it partial.
@@ -334,7 +422,7 @@ impl WriterLoop {
     fn group(&mut self) {
         let conn = match self.conn.take() {
             Some(conn) => Ok(conn),
-            None => self.settings.open(),
+            None => self.settings.open_writer(&self.wal_frames),
         };
         let mut tx = match conn.and_then(|tx| {
             tx.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -397,6 +485,25 @@ impl WriterLoop {
         // Answered only now: an acknowledged write is a committed one.
         for answer in answers {
             answer(committed.clone());
+        }
+        self.checkpoint_if_due();
+    }
+
+    /// Wakes the checkpointer once the WAL is long; checkpoints here if it
+    /// has fallen far behind.
+    fn checkpoint_if_due(&mut self) {
+        let frames = self.wal_frames.load(Ordering::Relaxed);
+        if frames >= WRITER_CHECKPOINT_FRAMES
+            && let Some(tx) = &self.conn
+        {
+            let _ = tx
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        } else if frames >= CHECKPOINT_FRAMES
+            && let Some(checkpoint) = &self.checkpoint
+        {
+            // Full: a wake-up is pending already.
+            let _ = checkpoint.try_send(());
         }
     }
 }
