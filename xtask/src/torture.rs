@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use feather_server::store::{self, Store};
 use feather_test_support::process::{ServerProcess, admin, server_binary};
+use feather_test_support::random::Random;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -47,24 +48,6 @@ pub struct Settings {
     pub replicas: Option<usize>,
     /// Seed of the random choices, to repeat a run.
     pub seed: Option<u64>,
-}
-
-/// A small xorshift generator: the choices need to be varied and
-/// repeatable from a seed, not cryptographic.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `low..high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low).max(1)
-    }
 }
 
 /// Totals of a run.
@@ -108,12 +91,7 @@ pub fn run(settings: Settings) -> Result<ExitCode> {
     };
     let postgres = url.starts_with("postgres");
     let replicas = settings.replicas.unwrap_or(if postgres { 2 } else { 1 });
-    let seed = settings.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1
-    });
+    let seed = settings.seed.unwrap_or_else(Random::seed_from_clock);
     println!(
         "torture: {} min on {} with {replicas} replica(s), seed {seed}",
         settings.minutes,
@@ -129,7 +107,7 @@ pub fn run(settings: Settings) -> Result<ExitCode> {
         dir.path(),
         replicas,
         deadline,
-        Random(seed),
+        Random::new(seed),
     ))?;
     Ok(totals.report("kills"))
 }
@@ -188,7 +166,7 @@ async fn torture(
         ));
         let mut clients = tokio::task::JoinSet::new();
         for client in 0..CLIENTS {
-            let mut random = Random(random.next() | 1);
+            let mut random = Random::new(random.next_u64());
             let (http, key, sources) = (http.clone(), key.clone(), sources.clone());
             let (acknowledged, bases) = (acknowledged.clone(), bases.clone());
             clients.spawn(async move {
@@ -333,18 +311,13 @@ pub fn run_power_loss(settings: Settings, synchronous: &str) -> Result<ExitCode>
         "normal" => SqliteSynchronous::Normal,
         other => anyhow::bail!("--sqlite-synchronous {other:?}: expected full or normal"),
     };
-    let seed = settings.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1
-    });
+    let seed = settings.seed.unwrap_or_else(Random::seed_from_clock);
     println!(
         "torture: {} min of power cuts on SQLite (synchronous={}), seed {seed}",
         settings.minutes,
         synchronous.as_str()
     );
-    let mut random = Random(seed);
+    let mut random = Random::new(seed);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("power.db");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -381,18 +354,18 @@ pub fn run_power_loss(settings: Settings, synchronous: &str) -> Result<ExitCode>
         let mut totals = Totals::default();
         while Instant::now() < deadline {
             totals.rounds += 1;
-            let loss = if random.next().is_multiple_of(2) {
+            let loss = if random.next_u64().is_multiple_of(2) {
                 Loss::Everything
             } else {
                 Loss::RandomPrefix {
-                    seed: random.next(),
+                    seed: random.next_u64(),
                 }
             };
             let round = Round {
                 synchronous,
                 cut_after: Duration::from_millis(random.between(50, 1_500)),
                 loss,
-                seed: random.next(),
+                seed: random.next_u64(),
                 sync_delay: Duration::from_micros(random.between(0, 1_000)),
             };
             let cut = powerloss::cut_during_load(&path, &load, round, Some(engine.clone())).await?;

@@ -13,6 +13,7 @@
 //! - [`poll`]: reading a source's sync status through the generated client
 //!   until a condition holds.
 //! - [`proxy`]: a TCP proxy whose connections a test cuts on demand.
+//! - [`random`]: a seeded xorshift generator for repeatable choices.
 //! - [`powerloss`]: an in-process server on SQLite's power-cut VFS, the
 //!   power cut under load, and the checks after the database reopens.
 
@@ -21,6 +22,7 @@ pub mod poll;
 pub mod powerloss;
 pub mod process;
 pub mod proxy;
+pub mod random;
 pub mod server;
 pub mod skip;
 

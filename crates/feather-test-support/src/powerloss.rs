@@ -22,6 +22,8 @@ use feather_server::{ServeOptions, start_with};
 use sqlite_powercut::{CutReport, Loss, PowerCut};
 use uuid::Uuid;
 
+use crate::random::Random;
+
 /// Who triggers what in a round.
 #[derive(Clone, Debug)]
 pub struct Load {
@@ -71,18 +73,6 @@ pub struct Recovery {
     pub integrity: String,
 }
 
-/// A small xorshift generator: choices repeatable from a seed.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound.max(1)
-    }
-}
-
 /// Serves the SQLite database `path` in-process on a new power-cut VFS
 /// with `engine` (its workers run the triggered jobs), triggers `load`'s
 /// sources until the power is cut `round.cut_after` into the load, then
@@ -113,9 +103,9 @@ pub async fn cut_during_load(
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let powered = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut clients = tokio::task::JoinSet::new();
-    let mut random = Random(round.seed | 1);
+    let mut random = Random::new(round.seed);
     for _ in 0..load.clients {
-        let mut random = Random(random.below(u64::MAX) | 1);
+        let mut random = Random::new(random.next_u64());
         let (client, load) = (client.clone(), load.clone());
         let (acknowledged, powered) = (acknowledged.clone(), powered.clone());
         clients.spawn(async move {

@@ -110,10 +110,7 @@ impl InlineReaders {
     fn open(&self) -> StoreResult<rusqlite::Connection> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match &self.vfs {
-            Some(vfs) => rusqlite::Connection::open_with_flags_and_vfs(&self.path, flags, vfs)?,
-            None => rusqlite::Connection::open_with_flags(&self.path, flags)?,
-        };
+        let conn = open_rusqlite(&self.path, flags, self.vfs.as_deref())?;
         // Never wait on this thread: a busy database sends the read to the
         // pool, which waits without blocking the runtime.
         conn.busy_timeout(Duration::ZERO)?;
@@ -123,6 +120,18 @@ impl InlineReaders {
         conn.pragma_update(None, "mmap_size", INLINE_MMAP_BYTES)?;
         Ok(conn)
     }
+}
+
+/// A rusqlite connection to `path` through `vfs` (`None`: the default VFS).
+pub(super) fn open_rusqlite(
+    path: &std::path::Path,
+    flags: rusqlite::OpenFlags,
+    vfs: Option<&str>,
+) -> StoreResult<rusqlite::Connection> {
+    Ok(match vfs {
+        Some(vfs) => rusqlite::Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        None => rusqlite::Connection::open_with_flags(path, flags)?,
+    })
 }
 
 /// A parameter as rusqlite binds it, in the same storage format as [`bind`].

@@ -109,10 +109,7 @@ impl WriterSettings {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match &self.vfs {
-            Some(vfs) => rusqlite::Connection::open_with_flags_and_vfs(&self.path, flags, vfs)?,
-            None => rusqlite::Connection::open_with_flags(&self.path, flags)?,
-        };
+        let conn = super::sqlite::open_rusqlite(&self.path, flags, self.vfs.as_deref())?;
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", self.synchronous.as_str())?;
@@ -164,15 +161,11 @@ fn start_checkpointer(
     Ok((wake, thread))
 }
 
-/// Counters of the writer, for metrics.
+/// The writer's state, for metrics.
 #[derive(Debug, Default)]
 pub(super) struct WriterStats {
     /// A group is being run or committed now.
     pub busy: AtomicBool,
-    /// Commits (groups) so far, failed ones included.
-    pub commits: AtomicU64,
-    /// Works answered so far.
-    pub writes: AtomicU64,
 }
 
 /// What a submitted work became once run.
@@ -441,9 +434,7 @@ impl WriterLoop {
         let started = Instant::now();
         let mut answers: Vec<Answer> = Vec::new();
         let mut broken = false;
-        let mut ran = 0u64;
         while let Some(submitted) = self.small.pop_front() {
-            ran += 1;
             match submitted.job.run(&mut tx) {
                 Ran::Deferred(answer) => answers.push(answer),
                 Ran::Answered => {}
@@ -463,7 +454,6 @@ impl WriterLoop {
                 break;
             };
             bulk_ran += 1;
-            ran += 1;
             match submitted.job.run(&mut tx) {
                 Ran::Deferred(answer) => answers.push(answer),
                 Ran::Answered => {}
@@ -475,8 +465,6 @@ impl WriterLoop {
         } else {
             tx.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
         };
-        self.stats.commits.fetch_add(1, Ordering::Relaxed);
-        self.stats.writes.fetch_add(ran, Ordering::Relaxed);
         // Still inside a transaction after a failure: roll back, or drop the
         // connection; never reuse it half-open.
         if tx.conn.is_autocommit() || tx.conn.execute_batch("ROLLBACK").is_ok() {
