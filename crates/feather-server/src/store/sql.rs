@@ -1,9 +1,11 @@
 //! The store's queries, written once for both databases.
 //!
 //! Every [`Store`] method is implemented here, over the few primitives a
-//! [`Dialect`] provides: run a [`Query`] on the read side, the write side or
-//! in a transaction, and read a column of a row. SQL uses `$N` placeholders,
-//! which sqlx accepts on SQLite too. Statuses are bound from
+//! [`Dialect`] provides: run a read [`Query`], run a write transaction (a
+//! [`Work`], whose statements go through a [`Tx`]), and read a column of a
+//! row. Write transactions are data, not open connections, so SQLite can
+//! run them all on its one writer thread and commit many at once (group
+//! commit). SQL uses `$N` placeholders, bound by number on both. Statuses are bound from
 //! [`JobStatus`]/[`SourceStatus`], and every decision comes from
 //! [`super::rules`].
 //!
