@@ -23,6 +23,10 @@ fn main() -> ExitCode {
         inner_type: Some("crate::ClientState".into()),
         // The `mock` feature's typed httpmock extension (src/mock.rs).
         httpmock_crate_path: Some("crate".into()),
+        // openapi.json is a cut of the Feather API that lost the
+        // ErrorResponse schema; every Feather error handler returns it.
+        error_convention: feather_codegen::responses::ErrorConvention::Always,
+        ..feather_codegen::Options::default()
     };
     let generated = match feather_codegen::generate_with(&text, &options) {
         Ok(generated) => generated,

@@ -6,11 +6,13 @@
 //! `feather-bench` binary.
 
 mod bench;
+mod client_crate;
 mod conformance;
 mod spec;
 #[cfg(test)]
 mod tidy;
 mod torture;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +43,11 @@ enum Command {
         /// Where to write the Rust source; standard output when absent.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Compile the client (feather-client's dependencies, the cached
+        /// target/generated-clients) and leave out, with a note, every
+        /// operation rustc rejects.
+        #[arg(long)]
+        verify: bool,
     },
     /// What changes from OLD to NEW mean to a client written against OLD.
     /// With --base: each FILE at a git revision against the working tree.
@@ -159,7 +166,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Convert { input, output } => convert(&input, output.as_deref()),
-        Command::Generate { spec, out } => generate(&spec, out.as_deref()),
+        Command::Generate { spec, out, verify } => generate(&spec, out.as_deref(), verify),
         Command::Diff {
             files,
             base,
@@ -294,13 +301,58 @@ fn convert(input: &Path, output: Option<&Path>) -> Result<()> {
     write_or_print(output, &json)
 }
 
-fn generate(spec: &Path, out: Option<&Path>) -> Result<()> {
+fn generate(spec: &Path, out: Option<&Path>, verify: bool) -> Result<()> {
     let text = read(spec)?;
-    let generated = feather_codegen::generate(&text)
-        .with_context(|| format!("cannot generate a client from {}", spec.display()))?;
+    let context = || format!("cannot generate a client from {}", spec.display());
+    let (generated, verified) = if verify {
+        let verified = verify::generate_verified(
+            &text,
+            feather_codegen::Options::default(),
+            &verify_name(spec),
+        )
+        .with_context(context)?;
+        let line = format!(
+            "verify: compiles (debug build of {:.1} s, {} build(s)), {} warning(s)",
+            verified.build.seconds,
+            verified.builds,
+            verified.warnings().len()
+        );
+        let warnings: Vec<String> = verified.warnings().into_iter().map(str::to_owned).collect();
+        (verified.generated, Some((line, warnings)))
+    } else {
+        (
+            feather_codegen::generate(&text).with_context(context)?,
+            None,
+        )
+    };
     for note in &generated.notes {
         eprintln!("note: {note}");
     }
+    if let Some((line, warnings)) = &verified {
+        for warning in warnings {
+            eprintln!("{warning}");
+        }
+        eprintln!("{line}");
+    }
     eprintln!("{}: {}", spec.display(), generated.summary());
     write_or_print(out, &generated.source)
+}
+
+/// The crate `--verify` builds for a document: `verify-STEM`.
+fn verify_name(spec: &Path) -> String {
+    let stem = spec
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cleaned: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("verify-{cleaned}")
 }

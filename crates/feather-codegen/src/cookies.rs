@@ -3,8 +3,9 @@
 //! progenitor refuses `in: cookie` parameters. They are carried as header
 //! parameters, so progenitor generates the typed builder setters
 //! (`.session_id(..)`) and values; afterwards each `header_map.append` of a
-//! cookie in the operation's `send()` is rewritten to collect `name=value`,
-//! and the collected pairs are sent in one `Cookie` header, as browsers do
+//! cookie in the operation's `send()` is rewritten to collect `name=value`
+//! (the value's text as `parameters` renders it, a list's items joined by
+//! commas), and the collected pairs are sent in one `Cookie` header, as browsers do
 //! (servers read only one `Cookie` header).
 
 use serde_json::Value;
@@ -175,9 +176,9 @@ impl VisitMut for Collect<'_> {
         let syn::Expr::MethodCall(to_string) = &*try_into.receiver else {
             return;
         };
-        let value = &to_string.receiver;
+        let text = crate::parameters::text_call(&to_string.receiver);
         *expr = syn::parse_quote! {
-            cookies.push(format!("{}={}", #name, #value))
+            cookies.push(format!("{}={}", #name, #text))
         };
         self.rewritten += 1;
     }

@@ -212,8 +212,9 @@ fn repair(
 }
 
 /// The greedy bisection: returns the candidates kept on top of `base`, and
-/// the rejected ones with the error each caused.
-pub(crate) fn keep_passing<T: Clone>(
+/// the rejected ones with the error each caused. `check` says whether a set
+/// passes (progenitor here; rustc in `cargo xtask generate --verify`).
+pub fn keep_passing<T: Clone>(
     check: &mut dyn FnMut(&[T]) -> Result<(), String>,
     base: Vec<T>,
     candidates: Vec<T>,

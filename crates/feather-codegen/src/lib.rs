@@ -8,8 +8,9 @@
 //!
 //! [`prepare`] holds the adaptations that are about progenitor, not about
 //! OpenAPI versions: idiomatic operation and type names ([`names`]), one
-//! success and one error type per operation with the platform's
-//! `ErrorResponse` convention ([`responses`]), and skipping operations
+//! success and one error type per operation, with the platform's
+//! `ErrorResponse` convention where it applies ([`responses`]), parameters
+//! as FastAPI reads them (`parameters`), and skipping operations
 //! progenitor cannot generate.
 //!
 //! Architecture invariant: no file or network I/O and no printing; callers
@@ -21,6 +22,7 @@ mod degrade;
 mod forms;
 pub mod names;
 mod operations;
+mod parameters;
 pub mod patterns;
 mod raw_bodies;
 pub mod responses;
@@ -29,6 +31,8 @@ mod syntax;
 mod values;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub use degrade::keep_passing;
 
 use serde_json::Value;
 
@@ -104,6 +108,34 @@ pub struct Generated {
     /// progenitor's `httpmock` extension for the client, when
     /// [`Options::httpmock_crate_path`] asked for it.
     pub mock_source: Option<String>,
+    /// The operations of the input the client has no method for, each
+    /// with the reason (the message of its note).
+    pub left_out: Vec<LeftOut>,
+    /// The operations the client has a method for, with the operation id
+    /// its builder reports (`OperationInfo::operation_id`).
+    pub operations: Vec<GeneratedOperation>,
+}
+
+/// An operation of the generated client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedOperation {
+    /// Lower-case HTTP method.
+    pub method: String,
+    /// The path template.
+    pub path: String,
+    /// The operation id in the generated code.
+    pub operation_id: String,
+}
+
+/// An operation the generated client has no method for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Lower-case HTTP method.
+    pub method: String,
+    /// The path template.
+    pub path: String,
+    /// Why, as its note says.
+    pub reason: String,
 }
 
 /// What a client is generated with beyond the document.
@@ -117,6 +149,13 @@ pub struct Options {
     /// (`MockServerExt`), whose code reaches the client's types through
     /// this path (e.g. `crate`).
     pub httpmock_crate_path: Option<String>,
+    /// Where the platform's `ErrorResponse` body joins every operation's
+    /// errors (default: in documents that define it).
+    pub error_convention: responses::ErrorConvention,
+    /// Operations to leave out, each with the reason its note gives (what
+    /// a compile check found rustc rejects: see `cargo xtask generate
+    /// --verify`).
+    pub leave_out: Vec<LeftOut>,
 }
 
 impl Generated {
@@ -139,7 +178,8 @@ pub fn operation_label(method: &str, path: &str) -> String {
 /// Converts a parsed document to OpenAPI 3.0.3 and prepares it for
 /// progenitor; returns the document and the notes.
 pub fn prepare(document: Value) -> Result<(Value, Vec<Note>), CodegenError> {
-    prepare_with_rewrites(document).map(|(document, notes, _)| (document, notes))
+    prepare_with_rewrites(document, &Options::default())
+        .map(|(document, notes, _)| (document, notes))
 }
 
 /// What must be rewritten in progenitor's output for the constructs that
@@ -149,13 +189,18 @@ struct Rewrites {
     forms: Vec<forms::Carried>,
     raw_bodies: Vec<raw_bodies::RawBody>,
     cookies: Vec<cookies::CookieOperation>,
-    optional_success: Vec<responses::OptionalSuccess>,
+    responses: responses::Unified,
 }
 
-fn prepare_with_rewrites(document: Value) -> Result<(Value, Vec<Note>, Rewrites), CodegenError> {
+fn prepare_with_rewrites(
+    document: Value,
+    options: &Options,
+) -> Result<(Value, Vec<Note>, Rewrites), CodegenError> {
     let (mut document, mut notes) = convert_degrading(document)?;
+    leave_out(&mut document, &options.leave_out, &mut notes);
     patterns::make_compilable(&mut document, &mut notes);
     values::drop_contradictions(&mut document, &mut notes);
+    parameters::prepare(&mut document, &mut notes);
     operations::choose_request_media_types(&mut document, &mut notes);
     names::drop_inline_titles(&mut document);
     names::rename_operations(&mut document, &mut notes);
@@ -164,7 +209,7 @@ fn prepare_with_rewrites(document: Value) -> Result<(Value, Vec<Note>, Rewrites)
     let raw_bodies = raw_bodies::carry(&mut document, &mut notes);
     operations::drop_unsendable(&mut document, &mut notes);
     let cookies = cookies::carry(&mut document, &mut notes);
-    let optional_success = responses::unify(&mut document, &mut notes)?;
+    let responses = responses::unify(&mut document, &mut notes, options.error_convention)?;
     Ok((
         document,
         notes,
@@ -172,7 +217,7 @@ fn prepare_with_rewrites(document: Value) -> Result<(Value, Vec<Note>, Rewrites)
             forms,
             raw_bodies,
             cookies,
-            optional_success,
+            responses,
         },
     ))
 }
@@ -288,8 +333,9 @@ pub fn generate_from_value_with(
     document: Value,
     options: &Options,
 ) -> Result<Generated, CodegenError> {
-    let operations_total = operations::list(&document).len();
-    let (mut prepared, mut notes, rewrites) = prepare_with_rewrites(document)?;
+    let input_operations = operations::list(&document);
+    let operations_total = input_operations.len();
+    let (mut prepared, mut notes, rewrites) = prepare_with_rewrites(document, options)?;
     check_document_level(&prepared)?;
 
     let mut settings = progenitor::GenerationSettings::default();
@@ -314,15 +360,28 @@ pub fn generate_from_value_with(
             }
         }
     })?;
-    let operations_generated = operations::list(&prepared).len();
+    let generated_operations = operations::list(&prepared);
+    let operations_generated = generated_operations.len();
+    let left_out = left_out(&input_operations, &generated_operations, &notes);
+    let operations = generated_operations
+        .iter()
+        .map(|op| GeneratedOperation {
+            method: op.method.clone(),
+            path: op.path.clone(),
+            operation_id: op.operation_id().unwrap_or_default(),
+        })
+        .collect();
 
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|error| CodegenError::InvalidRust(error.to_string()))?;
     allow_unused_default_helpers(&mut file);
+    allow_unused_types_import(&mut file);
     forms::rewrite(&mut file, &rewrites.forms, &mut notes);
     raw_bodies::rewrite(&mut file, &rewrites.raw_bodies);
     cookies::rewrite(&mut file, &rewrites.cookies);
-    responses::rewrite_optional(&mut file, &rewrites.optional_success);
+    parameters::rewrite(&mut file, !rewrites.cookies.is_empty());
+    responses::rewrite_optional(&mut file, &rewrites.responses.optional);
+    responses::rewrite_mixed(&mut file, &rewrites.responses.mixed);
     let source = format!("{GENERATED_HEADER}\n\n{}", prettyplease::unparse(&file));
     let mock_source = match &options.httpmock_crate_path {
         Some(crate_path) => Some(without_panic_messages(|| {
@@ -336,7 +395,74 @@ pub fn generate_from_value_with(
         operations_total,
         operations_generated,
         mock_source,
+        left_out,
+        operations,
     })
+}
+
+/// Removes the operations [`Options::leave_out`] names, with a note each.
+fn leave_out(document: &mut Value, requested: &[LeftOut], notes: &mut Vec<Note>) {
+    let removed: Vec<(String, String)> = requested
+        .iter()
+        .filter(|op| {
+            document
+                .get("paths")
+                .and_then(|paths| paths.get(&op.path))
+                .and_then(|item| item.get(&op.method))
+                .is_some()
+        })
+        .map(|op| (op.path.clone(), op.method.clone()))
+        .collect();
+    for op in requested {
+        if removed.contains(&(op.path.clone(), op.method.clone())) {
+            notes.push(Note {
+                pointer: format!(
+                    "/paths/{}/{}",
+                    openapi_compat::escape_pointer_token(&op.path),
+                    op.method
+                ),
+                message: format!(
+                    "operation {} left out: {}",
+                    operation_label(&op.method, &op.path),
+                    op.reason
+                ),
+            });
+        }
+    }
+    degrade::remove_operations(document, &removed);
+}
+
+/// The input's operations that are not in the generated client, with the
+/// note that says why.
+fn left_out(
+    input: &[operations::OperationRef],
+    generated: &[operations::OperationRef],
+    notes: &[Note],
+) -> Vec<LeftOut> {
+    input
+        .iter()
+        .filter(|op| {
+            !generated
+                .iter()
+                .any(|kept| kept.method == op.method && kept.path == op.path)
+        })
+        .map(|op| {
+            let label = operation_label(&op.method, &op.path);
+            let reason = notes
+                .iter()
+                .find(|note| note.pointer == op.pointer && note.message.contains("left out"))
+                .or_else(|| notes.iter().find(|note| note.message.contains(&label)))
+                .map_or_else(
+                    || "left out (no note)".to_owned(),
+                    |note| note.message.clone(),
+                );
+            LeftOut {
+                method: op.method.clone(),
+                path: op.path.clone(),
+                reason,
+            }
+        })
+        .collect()
 }
 
 /// The parts of the document that are neither operations nor schemas must
@@ -438,6 +564,33 @@ fn allow_unused_default_helpers(file: &mut syn::File) {
                 && defaults.ident == "defaults"
             {
                 defaults.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+            }
+        }
+    }
+}
+
+/// progenitor's builders `use super::types;` whether or not any builder
+/// names a type (a document whose operations take and return only
+/// scalars): unused, it would be a warning in every crate that builds it.
+fn allow_unused_types_import(file: &mut syn::File) {
+    for item in &mut file.items {
+        let syn::Item::Mod(builder) = item else {
+            continue;
+        };
+        if builder.ident != "builder" {
+            continue;
+        }
+        for inner in builder
+            .content
+            .iter_mut()
+            .flat_map(|(_, items)| items.iter_mut())
+        {
+            if let syn::Item::Use(import) = inner
+                && quote::quote!(#import).to_string() == "use super :: types ;"
+            {
+                import
+                    .attrs
+                    .push(syn::parse_quote!(#[allow(unused_imports)]));
             }
         }
     }

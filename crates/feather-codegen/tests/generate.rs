@@ -141,19 +141,51 @@ fn every_operation_has_one_error_type_covering_all_error_statuses() {
     assert!(source.contains("Error<types::ErrorResponse>"));
 }
 
-#[test]
-fn error_response_convention_is_added_when_the_document_lacks_it() {
-    let (source, _) = generate_fixture_text(&json!({
+/// A document with a 422 and a 204 but no `ErrorResponse` schema.
+fn without_error_response() -> Value {
+    json!({
         "openapi": "3.1.0",
         "info": {"title": "t", "version": "1"},
-        "paths": {"/ping": {"get": {"operationId": "ping_ping_get", "responses": {"204": {"description": "ok"}}}}}
-    }));
+        "paths": {"/ping": {"get": {"operationId": "ping_ping_get", "responses": {
+            "204": {"description": "ok"},
+            "422": {"description": "Validation Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
+        }}}},
+        "components": {"schemas": {"HTTPValidationError": {"type": "object", "properties": {"detail": {"type": "array", "items": {}}}}}}
+    })
+}
+
+#[test]
+fn a_document_without_error_response_gets_only_its_documented_error_bodies() {
+    let (source, _) = generate_fixture_text(&without_error_response());
+    assert!(!source.contains("ErrorResponse {"), "{source}");
+    assert!(!source.contains("ErrorResponseOr"), "{source}");
+    assert_declares(
+        &source,
+        &[
+            "pub struct HttpValidationError {",
+            "Error<types::HttpValidationError>",
+            "pub fn ping(&self)",
+        ],
+    );
+}
+
+#[test]
+fn the_error_response_convention_can_be_asked_for_where_the_schema_is_missing() {
+    let options = feather_codegen::Options {
+        error_convention: feather_codegen::responses::ErrorConvention::Always,
+        ..feather_codegen::Options::default()
+    };
+    let text = without_error_response().to_string();
+    let source = match feather_codegen::generate_with(&text, &options) {
+        Ok(generated) => generated.source,
+        Err(error) => panic!("generation failed: {error}"),
+    };
     assert_declares(
         &source,
         &[
             "pub struct ErrorResponse {",
             "pub error: ::std::string::String,",
-            "pub fn ping(&self)",
+            "Error<types::ErrorResponseOrHttpValidationError>",
         ],
     );
 }
@@ -350,7 +382,9 @@ fn cookies_are_typed_setters_sent_in_one_cookie_header() {
     );
     let send = send_fn(&source, "me");
     assert!(
-        send.contains("cookies.push(format!(\"{}={}\",\"session\",session))"),
+        send.contains(
+            "cookies.push(format!(\"{}={}\",\"session\",super::parameter_text::text(&session)"
+        ),
         "{send}"
     );
     assert!(

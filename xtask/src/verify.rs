@@ -1,0 +1,311 @@
+//! `cargo xtask generate --verify`: a client that compiles, or names what
+//! it left out.
+//!
+//! Generation degrades per operation when progenitor refuses something,
+//! but rustc can still reject what progenitor accepted, and one such
+//! operation would lose the whole document. Here the generated source is
+//! compiled as a crate with `feather-client`'s dependencies (in the shared
+//! target directory of `client_crate`, so they compile once). When rustc
+//! fails, the operations whose code it rejects are found from the error
+//! lines (each line belongs to an operation's builder or `Client` method),
+//! else by bisection over the operations, and left out with a note like
+//! every other degradation; then the client is generated and compiled
+//! again.
+
+use anyhow::{Result, bail};
+use feather_codegen::{GeneratedOperation, LeftOut, Options};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+
+use crate::client_crate::{self, Build, Target};
+
+/// Rounds of "compile, leave out what fails" before giving up.
+const MAX_ROUNDS: usize = 8;
+
+/// A generated client that compiled.
+pub struct Verified {
+    /// The client, with the operations rustc rejected left out.
+    pub generated: feather_codegen::Generated,
+    /// The last (successful) build.
+    pub build: Build,
+    /// Builds it took, bisection included.
+    pub builds: usize,
+}
+
+impl Verified {
+    /// Warnings rustc reported in the client's own code.
+    pub fn warnings(&self) -> Vec<&str> {
+        self.build
+            .stderr
+            .lines()
+            .filter(|line| line.starts_with("src/lib.rs:") && line.contains("warning"))
+            .collect()
+    }
+}
+
+/// Generates a client from `text` and compiles it as crate `name` (under
+/// `target/generated-clients/`), leaving out what rustc rejects.
+pub fn generate_verified(text: &str, mut options: Options, name: &str) -> Result<Verified> {
+    let mut builds = 0;
+    for _ in 0..MAX_ROUNDS {
+        let generated = feather_codegen::generate_with(text, &options)?;
+        let build = compile(name, &generated.source)?;
+        builds += 1;
+        if build.success {
+            return Ok(Verified {
+                generated,
+                build,
+                builds,
+            });
+        }
+        let errors = build.errors_in("src/lib.rs");
+        if errors.is_empty() {
+            bail!(
+                "the client crate does not build, and rustc names no line of the client:\n{}",
+                build.stderr
+            );
+        }
+        let mut culprits = attribute(&generated.source, &generated.operations, &errors);
+        if culprits.is_empty() {
+            culprits = bisect(text, &options, &generated.operations, name, &mut builds)?;
+        }
+        if culprits.is_empty() {
+            bail!(
+                "rustc rejects code that belongs to no operation:\n{}",
+                errors
+                    .iter()
+                    .map(|(line, message)| format!("src/lib.rs:{line}: {message}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        for (operation, message) in culprits {
+            options.leave_out.push(LeftOut {
+                method: operation.method,
+                path: operation.path,
+                reason: format!("rustc rejects its generated code: {message}"),
+            });
+        }
+    }
+    bail!("the client still does not compile after {MAX_ROUNDS} rounds of leaving out operations")
+}
+
+fn compile(name: &str, source: &str) -> Result<Build> {
+    let crate_dir = client_crate::write_crate(name, source, Target::Library, &[])
+        .map_err(anyhow::Error::msg)?;
+    client_crate::build(&crate_dir).map_err(anyhow::Error::msg)
+}
+
+/// The operations whose code holds an error line, each with its first
+/// message: the `Client` method and the builder (struct and impl) of each
+/// operation, by line range.
+fn attribute(
+    source: &str,
+    operations: &[GeneratedOperation],
+    errors: &[(usize, String)],
+) -> Vec<(GeneratedOperation, String)> {
+    let Ok(file) = syn::parse_file(source) else {
+        return Vec::new();
+    };
+    let ranges = operation_ranges(&file);
+    let mut out: Vec<(GeneratedOperation, String)> = Vec::new();
+    for (line, message) in errors {
+        let Some((_, _, operation_id)) = ranges
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(line))
+        else {
+            continue;
+        };
+        let Some(operation) = operations
+            .iter()
+            .find(|op| &op.operation_id == operation_id)
+        else {
+            continue;
+        };
+        if !out.iter().any(|(known, _)| known == operation) {
+            out.push((operation.clone(), message.clone()));
+        }
+    }
+    out
+}
+
+/// (first line, last line, operation id) of every item that belongs to one
+/// operation.
+fn operation_ranges(file: &syn::File) -> Vec<(usize, usize, String)> {
+    // Builder type name -> operation id, from each builder's send().
+    let mut builder_ids: Vec<(String, String)> = Vec::new();
+    let mut builder_items: Vec<(usize, usize, String)> = Vec::new();
+    let mut client_methods: Vec<(usize, usize, String)> = Vec::new();
+    for item in &file.items {
+        match item {
+            syn::Item::Mod(module) if module.ident == "builder" => {
+                for item in module.content.iter().flat_map(|(_, items)| items) {
+                    let name = match item {
+                        syn::Item::Struct(item) => item.ident.to_string(),
+                        syn::Item::Impl(block) => {
+                            let Some(name) = type_name(&block.self_ty) else {
+                                continue;
+                            };
+                            if let Some(id) = operation_id(block) {
+                                builder_ids.push((name.clone(), id));
+                            }
+                            name
+                        }
+                        _ => continue,
+                    };
+                    let span = item.span();
+                    builder_items.push((span.start().line, span.end().line, name));
+                }
+            }
+            syn::Item::Impl(block) if type_name(&block.self_ty).as_deref() == Some("Client") => {
+                for item in &block.items {
+                    let syn::ImplItem::Fn(function) = item else {
+                        continue;
+                    };
+                    let syn::ReturnType::Type(_, returned) = &function.sig.output else {
+                        continue;
+                    };
+                    let Some(name) = type_name(returned) else {
+                        continue;
+                    };
+                    let span = function.span();
+                    client_methods.push((span.start().line, span.end().line, name));
+                }
+            }
+            _ => {}
+        }
+    }
+    builder_items
+        .into_iter()
+        .chain(client_methods)
+        .filter_map(|(first, last, name)| {
+            let id = builder_ids
+                .iter()
+                .find(|(builder, _)| *builder == name)
+                .map(|(_, id)| id.clone())?;
+            Some((first, last, id))
+        })
+        .collect()
+}
+
+/// The last segment of a type path (`builder::GetItem<'_>` -> `GetItem`).
+fn type_name(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// The `operation_id: "..."` a builder's `send()` reports.
+fn operation_id(block: &syn::ItemImpl) -> Option<String> {
+    struct Finder(Option<String>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
+            if let syn::Member::Named(name) = &field.member
+                && name == "operation_id"
+                && let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(value),
+                    ..
+                }) = &field.expr
+            {
+                self.0 = Some(value.value());
+            }
+            syn::visit::visit_field_value(self, field);
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_item_impl(block);
+    finder.0
+}
+
+/// When no error line belongs to an operation: the greedy bisection of
+/// `feather_codegen::keep_passing` over the operations, each check a
+/// generation and a build without the others.
+fn bisect(
+    text: &str,
+    options: &Options,
+    operations: &[GeneratedOperation],
+    name: &str,
+    builds: &mut usize,
+) -> Result<Vec<(GeneratedOperation, String)>> {
+    let bisect_name = format!("{name}-bisect");
+    let mut failure: Option<anyhow::Error> = None;
+    let mut check = |kept: &[GeneratedOperation]| -> std::result::Result<(), String> {
+        let mut trial = options.clone();
+        trial
+            .leave_out
+            .extend(
+                operations
+                    .iter()
+                    .filter(|op| !kept.contains(op))
+                    .map(|op| LeftOut {
+                        method: op.method.clone(),
+                        path: op.path.clone(),
+                        reason: "bisection".into(),
+                    }),
+            );
+        let outcome = feather_codegen::generate_with(text, &trial)
+            .map_err(anyhow::Error::from)
+            .and_then(|generated| compile(&bisect_name, &generated.source));
+        *builds += 1;
+        match outcome {
+            Ok(build) if build.success => Ok(()),
+            Ok(build) => Err(build
+                .errors_in("src/lib.rs")
+                .first()
+                .map_or_else(|| "rustc fails".to_owned(), |(_, message)| message.clone())),
+            Err(error) => {
+                let message = error.to_string();
+                failure = Some(error);
+                Err(message)
+            }
+        }
+    };
+    let (_, rejected) = feather_codegen::keep_passing(&mut check, Vec::new(), operations.to_vec());
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = r#"
+pub struct Client {}
+impl Client {
+    pub fn get_item(&self) -> builder::GetItem<'_> {
+        builder::GetItem::new(self)
+    }
+}
+pub mod builder {
+    pub struct GetItem<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetItem<'a> {
+        pub async fn send(self) {
+            let info = OperationInfo {
+                operation_id: "get_item",
+            };
+        }
+    }
+}
+"#;
+
+    #[test]
+    fn error_lines_are_attributed_to_the_operation_that_owns_them() {
+        let operations = vec![GeneratedOperation {
+            method: "get".into(),
+            path: "/items/{id}".into(),
+            operation_id: "get_item".into(),
+        }];
+        for line in [4, 9, 13] {
+            let found = attribute(SOURCE, &operations, &[(line, "error[E0599]: no".into())]);
+            assert_eq!(found.len(), 1, "line {line}");
+            assert_eq!(found[0].0.path, "/items/{id}");
+        }
+        // The struct Client itself belongs to no operation.
+        assert!(attribute(SOURCE, &operations, &[(2, "error".into())]).is_empty());
+    }
+}
