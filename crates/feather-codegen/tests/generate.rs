@@ -494,3 +494,107 @@ fn malformed_operations_and_unknown_body_types_are_still_generated() {
     assert!(notes[2].starts_with("/components/securitySchemes/m: removed before conversion"));
     assert!(notes[3].contains("POST /d: the application/xml body is sent as given"));
 }
+
+/// FastAPI's renderings of the parameter and response constructs the
+/// construct matrix found broken (xtask/tests/construct_matrix.rs runs them
+/// live): a list header, a nullable path parameter, a union parameter, an
+/// OPTIONS operation, a HEAD operation, JSON beside CSV.
+fn fastapi_parameters() -> Value {
+    let echo =
+        json!({"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "parameters", "version": "1"},
+        "paths": {
+            "/tags": {"get": {"operationId": "tags", "parameters": [
+                {"name": "x-tags", "in": "header", "required": false,
+                 "schema": {"type": "array", "items": {"type": "string"}, "default": []}}
+            ], "responses": echo}},
+            "/things/{id_or_name}": {"get": {"operationId": "thing", "parameters": [
+                {"name": "id_or_name", "in": "path", "required": true,
+                 "schema": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "integer"}]}}
+            ], "responses": echo}},
+            "/notes/{slug}": {"get": {"operationId": "note", "parameters": [
+                {"name": "slug", "in": "path", "required": true,
+                 "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}}
+            ], "responses": echo}},
+            "/ping": {
+                "options": {"operationId": "ping_options", "responses": echo},
+                "head": {"operationId": "ping_head", "responses": echo}
+            },
+            "/report": {"get": {"operationId": "report", "responses": {"200": {"description": "ok", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"rows": {"type": "integer"}}}},
+                "text/csv": {"schema": {"type": "string"}}
+            }}}}}
+        }
+    })
+}
+
+#[test]
+fn parameters_are_sent_as_fastapi_reads_them() {
+    let (source, notes) = generate_fixture_text(&fastapi_parameters());
+    assert!(syn_parses(&source));
+    // One header line per list item, each rendered through serde.
+    let send = send_fn(&source, "tags");
+    assert!(
+        send.contains("foriteminsuper::parameter_text::items(&value)"),
+        "{send}"
+    );
+    assert!(source.contains("mod parameter_text {"));
+    // A union of scalars is text; a nullable path parameter a plain value.
+    assert_declares(
+        &source,
+        &[
+            "pub fn id_or_name<V>(mut self, value: V) -> Self\n        where\n            V: std::convert::TryInto<::std::string::String>,",
+            "pub fn slug<V>(mut self, value: V) -> Self\n        where\n            V: std::convert::TryInto<::std::string::String>,",
+        ],
+    );
+    let send = send_fn(&source, "thing");
+    assert!(
+        send.contains("encode_path(&super::parameter_text::text(&id_or_name)"),
+        "{send}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("parameter \"id_or_name\" accepts a union of scalars")),
+        "{notes:#?}"
+    );
+    // reqwest has no options() or trace(): request(Method, url).
+    let send = send_fn(&source, "ping_options");
+    assert!(
+        send.contains("request(::reqwest::Method::OPTIONS,url)"),
+        "{send}"
+    );
+    // A HEAD answer has no body.
+    let send = send_fn(&source, "ping_head");
+    assert!(send.contains("ResponseValue<()>"), "{send}");
+}
+
+#[test]
+fn json_beside_non_json_successes_are_decoded_by_content_type() {
+    let (source, notes) = generate_fixture_text(&fastapi_parameters());
+    let send = send_fn(&source, "report");
+    assert!(
+        send.contains("ResponseValue<super::content::JsonOr<types::ReportJson>>"),
+        "{send}"
+    );
+    assert!(
+        send.contains("super::content::decode(response).await"),
+        "{send}"
+    );
+    assert_declares(
+        &source,
+        &[
+            "pub mod content {",
+            "pub enum JsonOr<T> {",
+            "pub struct ReportJson {",
+        ],
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("decoded by Content-Type into content::JsonOr<ReportJson>")),
+        "{notes:#?}"
+    );
+}
