@@ -313,9 +313,16 @@ for location in LOCATIONS:
                 fastapi_limit=limit,
                 limit_expected=cookie_list_422() if limit else None,
             )
-    # Nullable: `Optional[str]`, required in a path, None when absent elsewhere.
+    # `Union[UUID, str]`, FastAPI's "id or name": two string schemas.
+    add_parameter_cell(
+        location,
+        "union-id-or-name",
+        Union[uuid.UUID, str],
+        [("given", UUID_A, f'"{UUID_A}"')],
+    )
+    # Nullable and required: `Optional[str]` without a default.
+    add_parameter_cell(location, "nullable", Optional[str], [("given", "abc", '"abc"')])
     if location == "path":
-        add_parameter_cell(location, "nullable", Optional[str], [("given", "abc", '"abc"')])
         add_parameter_cell(
             location, "deprecated", int, [("given", "5", "5")], deprecated=True
         )
