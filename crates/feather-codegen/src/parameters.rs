@@ -34,6 +34,7 @@ const SCALAR_TYPES: [&str; 4] = ["string", "integer", "number", "boolean"];
 /// Drops `nullable` from parameter schemas and turns unions of scalars into
 /// `string`, with a note for each union.
 pub(crate) fn prepare(document: &mut Value, notes: &mut Vec<Note>) {
+    let reference = document.clone();
     for operation in operations::list(document) {
         let label = crate::operation_label(&operation.method, &operation.path);
         let Some(Value::Array(parameters)) =
@@ -51,11 +52,11 @@ pub(crate) fn prepare(document: &mut Value, notes: &mut Vec<Note>) {
                 continue;
             };
             schema.remove("nullable");
-            let union = as_text_if_scalar_union(schema)
+            let union = as_text_if_scalar_union(schema, &reference)
                 || schema
                     .get_mut("items")
                     .and_then(Value::as_object_mut)
-                    .is_some_and(as_text_if_scalar_union);
+                    .is_some_and(|items| as_text_if_scalar_union(items, &reference));
             if union {
                 notes.push(Note {
                     pointer: format!("{}/parameters/{index}/schema", operation.pointer),
@@ -69,9 +70,10 @@ pub(crate) fn prepare(document: &mut Value, notes: &mut Vec<Note>) {
     }
 }
 
-/// `anyOf`/`oneOf` of scalar schemas (a `null` member aside) becomes
+/// `anyOf`/`oneOf` of scalar schemas (a `null` member aside; a `$ref` to
+/// a scalar component such as a string enum counts) becomes
 /// `{"type": "string"}`, keeping the description and a textual default.
-fn as_text_if_scalar_union(schema: &mut Map<String, Value>) -> bool {
+fn as_text_if_scalar_union(schema: &mut Map<String, Value>, document: &Value) -> bool {
     let members = ["anyOf", "oneOf"]
         .iter()
         .find_map(|key| schema.get(*key).and_then(Value::as_array));
@@ -79,8 +81,14 @@ fn as_text_if_scalar_union(schema: &mut Map<String, Value>) -> bool {
         return false;
     };
     let scalar = |member: &Value| {
-        let object = member.as_object();
-        object.is_some_and(|object| {
+        let resolved = match member.get("$ref").and_then(Value::as_str) {
+            Some(target) => target
+                .strip_prefix('#')
+                .and_then(|pointer| document.pointer(pointer))
+                .unwrap_or(&Value::Null),
+            None => member,
+        };
+        resolved.as_object().is_some_and(|object| {
             object.get("$ref").is_none()
                 && object
                     .get("type")

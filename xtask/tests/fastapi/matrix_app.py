@@ -149,6 +149,7 @@ PARAMETER_KINDS = [
         (UUID_A, "42"),
         (f'"{UUID_A}"', '"42"'),
     ),
+    Kind("union-enum", Union[Color, int], ("blue", "42"), ('"blue"', '"42"')),
 ]
 
 LOCATIONS = ["path", "query", "header", "cookie"]
