@@ -461,6 +461,10 @@ fn datetime(text: &str) -> chrono::DateTime<chrono::Utc> {
     text.parse().unwrap_or_default()
 }
 
+fn nonzero(n: u64) -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(n).unwrap_or(std::num::NonZeroU64::MIN)
+}
+
 fn uuid(text: &str) -> uuid::Uuid {
     uuid::Uuid::parse_str(text).unwrap_or_default()
 }
@@ -534,6 +538,20 @@ fn validation_error<T: std::fmt::Debug, E: serde::Serialize + std::fmt::Debug>(
 ) -> Answer {
     let answer = error_json(response)?;
     Ok(json!({"status": answer["status"], "type": answer["body"]["detail"][0]["type"]}))
+}
+
+/// An error status the document does not type: its status and JSON body.
+async fn unexpected<T: std::fmt::Debug, E: std::fmt::Debug>(
+    response: Result<ResponseValue<T>, Error<E>>,
+) -> Answer {
+    match response {
+        Err(Error::UnexpectedResponse(response)) => {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.map_err(|e| e.to_string())?;
+            Ok(json!({"status": status, "body": body}))
+        }
+        other => Err(format!("expected an unexpected response, got {other:?}")),
+    }
 }
 
 async fn collect(stream: ByteStream) -> Result<Vec<u8>, String> {

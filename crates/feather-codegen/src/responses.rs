@@ -14,9 +14,12 @@
 //!    differ, a `oneOf` component of them
 //!    (`ErrorResponseOrHTTPValidationError`), shared by every operation
 //!    with the same set;
-//! 3. replaces the explicit error responses with `4XX` and `5XX` ranges of
-//!    that one body, so *every* error status, documented or not (401, 404,
-//!    409, ...), comes back typed with its status code;
+//! 3. where the convention applies, replaces the explicit error responses
+//!    with `4XX` and `5XX` ranges of that one body, so *every* error status,
+//!    documented or not (401, 404, 409, ...), comes back typed with its
+//!    status code; elsewhere gives that body to the documented statuses
+//!    only, and any other error is `Error::UnexpectedResponse` (a plain
+//!    FastAPI app's own 404 is no `HTTPValidationError`);
 //! 4. gives several distinct success bodies the same kind of union;
 //! 5. where JSON and non-JSON successes are mixed (a status that answers
 //!    JSON or CSV, or a JSON 200 beside a PDF 202), decodes by the answer's
@@ -157,29 +160,50 @@ pub(crate) fn unify(
             .filter(|status| is_error_status(status))
             .map(String::as_str)
             .collect();
-        for (range, what) in [("4XX", "Client error"), ("5XX", "Server error")] {
-            let Some(error_body) = &error_body else {
-                // No documented error body: errors stay untyped (their
-                // status and bytes), as documented ones without a body do.
-                for status in &described {
-                    if let Some(response) = responses.get(*status) {
-                        kept.insert((*status).to_owned(), response.clone());
-                    }
+        match (&error_body, &convention) {
+            (Some(error_body), Some(_)) => {
+                // The platform answers every error with its body: every
+                // status, documented or not, comes back typed.
+                for (range, what) in [("4XX", "Client error"), ("5XX", "Server error")] {
+                    let description = if described.is_empty() {
+                        what.to_owned()
+                    } else {
+                        format!("{what} (documented: {})", described.join(", "))
+                    };
+                    kept.insert(
+                        range.into(),
+                        json!({
+                            "description": description,
+                            "content": {"application/json": {"schema": error_body.clone()}}
+                        }),
+                    );
                 }
-                break;
-            };
-            let description = if described.is_empty() {
-                what.to_owned()
-            } else {
-                format!("{what} (documented: {})", described.join(", "))
-            };
-            kept.insert(
-                range.into(),
-                json!({
-                    "description": description,
-                    "content": {"application/json": {"schema": error_body.clone()}}
-                }),
-            );
+            }
+            (Some(error_body), None) => {
+                // The documented statuses with a body, typed; any other
+                // error's body is unknown (FastAPI's own 404 is
+                // `{"detail": "Not Found"}`, no HTTPValidationError), so it
+                // comes back as Error::UnexpectedResponse, status and bytes.
+                for status in &described {
+                    let Some(response) = responses.get(*status) else {
+                        continue;
+                    };
+                    if json_body(response).is_none() {
+                        continue;
+                    }
+                    let mut response = response.clone();
+                    if let Some(object) = response.as_object_mut() {
+                        object.insert(
+                            "content".into(),
+                            json!({"application/json": {"schema": error_body.clone()}}),
+                        );
+                    }
+                    kept.insert((*status).to_owned(), response);
+                }
+            }
+            // No documented error body: errors stay untyped (status and
+            // bytes).
+            (None, _) => {}
         }
 
         let typed: Vec<Value> = success

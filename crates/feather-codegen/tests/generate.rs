@@ -159,6 +159,10 @@ fn a_document_without_error_response_gets_only_its_documented_error_bodies() {
     let (source, _) = generate_fixture_text(&without_error_response());
     assert!(!source.contains("ErrorResponse {"), "{source}");
     assert!(!source.contains("ErrorResponseOr"), "{source}");
+    // Only the documented status is typed: FastAPI's own 404 is no
+    // HTTPValidationError.
+    assert!(!source.contains("400u16..=499u16"), "{source}");
+    assert!(source.contains("422u16 =>"), "{source}");
     assert_declares(
         &source,
         &[

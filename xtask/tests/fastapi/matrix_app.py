@@ -40,6 +40,7 @@ from fastapi import (
     Cookie,
     FastAPI,
     File,
+    HTTPException,
     Form,
     Header,
     Path,
@@ -49,7 +50,7 @@ from fastapi import (
     UploadFile,
 )
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, HttpUrl, TypeAdapter
 
 app = FastAPI(title="construct-matrix", version="1.0.0")
 
@@ -58,6 +59,11 @@ class Color(str, enum.Enum):
     red = "red"
     green = "green"
     blue = "blue"
+
+
+class Level(enum.IntEnum):
+    low = 1
+    high = 2
 
 
 # --------------------------------------------------------------------------
@@ -82,6 +88,9 @@ class Kind:
     # The Rust type of a list's items where a text alone does not convert
     # (an inline enum: typify names it after the operation and parameter).
     item_type: Optional[str] = None
+    # Locations where FastAPI cannot read the kind: location -> (why,
+    # expected answer, reader).
+    limits: dict = field(default_factory=dict)
 
     def list_rust(self, location: str, rust: tuple[str, str]) -> str:
         """`vec![..]` of both samples for a list parameter at `location`."""
@@ -150,6 +159,23 @@ PARAMETER_KINDS = [
         (f'"{UUID_A}"', '"42"'),
     ),
     Kind("union-enum", Union[Color, int], ("blue", "42"), ('"blue"', '"42"')),
+    Kind("int-enum", Level, ("2", "1"), ("2", "1"), item_type="types::Level"),
+    Kind("timedelta", datetime.timedelta, ("PT1H30M", "P1D"), ('"PT1H30M"', '"P1D"')),
+    Kind(
+        "url",
+        HttpUrl,
+        ("https://example.com/a?b=c", "http://x.org/"),
+        ('"https://example.com/a?b=c"', '"http://x.org/"'),
+        item_type="types::{Location}ListUrl{Param}Item",
+        limits={
+            "path": (
+                "Starlette decodes %2F before routing: no path segment can hold a '/', "
+                "so a URL in a path parameter is a 404 whatever the client sends",
+                {"status": 404, "body": {"detail": "Not Found"}},
+                "unexpected(response).await",
+            )
+        },
+    ),
 ]
 
 LOCATIONS = ["path", "query", "header", "cookie"]
@@ -203,14 +229,19 @@ class Cell:
 CELLS: list[Cell] = []
 
 
+def stable(value: Any) -> Any:
+    """A set in a stable order (a set's repr follows the hash seed)."""
+    return sorted(value) if isinstance(value, (set, frozenset)) else value
+
+
 def repr_of(annotation: Any, value: Any) -> dict:
     """What a parameter cell answers when FastAPI parsed `value` (texts)."""
-    return {"repr": repr(TypeAdapter(annotation).validate_python(value))}
+    return {"repr": repr(stable(TypeAdapter(annotation).validate_python(value)))}
 
 
 def echo_handler(name: str, parameter: inspect.Parameter):
     def handler(**kwargs):
-        return {"repr": repr(kwargs[name])}
+        return {"repr": repr(stable(kwargs[name]))}
 
     handler.__signature__ = inspect.Signature([parameter])
     return handler
@@ -228,6 +259,9 @@ def add_parameter_cell(
     setter: Optional[str] = None,
     fastapi_limit: Optional[str] = None,
     limit_expected: Any = None,
+    limit_read: str = "validation_error(response)",
+    constraints: Optional[dict] = None,
+    route_param: str = "{v}",
 ) -> None:
     """One operation taking one parameter `v` (`x-v` as a header) at
     `location`; `cases` are (label, texts or None for "not sent", Rust)."""
@@ -235,8 +269,8 @@ def add_parameter_cell(
     name = "x_v" if location == "header" else "v"
     path = f"/{location}/{row}"
     if location == "path":
-        path += "/{v}"
-    options: dict[str, Any] = {}
+        path += "/" + route_param
+    options: dict[str, Any] = dict(constraints or {})
     if alias:
         options["alias"] = alias
     if deprecated:
@@ -264,7 +298,7 @@ def add_parameter_cell(
             chain = f".{setter}({rust})"
             expected = repr_of(annotation, texts)
         if fastapi_limit:
-            built.append(Case(label, chain, limit_expected, read="validation_error(response)"))
+            built.append(Case(label, chain, limit_expected, read=limit_read))
             continue
         built.append(Case(label, chain, expected))
     CELLS.append(
@@ -274,7 +308,7 @@ def add_parameter_cell(
             location,
             operation_id,
             "get",
-            path,
+            path.replace(":path}", "}"),
             built,
             fastapi_limit,
         )
@@ -300,7 +334,16 @@ def cookie_list_422() -> dict:
 for location in LOCATIONS:
     for kind in PARAMETER_KINDS:
         texts, rust = kind_texts(kind, location)
-        add_parameter_cell(location, kind.name, kind.annotation, [("given", texts[0], rust[0])])
+        limit = kind.limits.get(location)
+        add_parameter_cell(
+            location,
+            kind.name,
+            kind.annotation,
+            [("given", texts[0], rust[0])],
+            fastapi_limit=limit[0] if limit else None,
+            limit_expected=limit[1] if limit else None,
+            limit_read=limit[2] if limit else "",
+        )
         # One list cookie shows the limit; FastAPI reads none.
         listed = location in LIST_LOCATIONS and (location != "cookie" or kind.name == "str")
         if listed:
@@ -323,7 +366,31 @@ for location in LOCATIONS:
     )
     # Nullable and required: `Optional[str]` without a default.
     add_parameter_cell(location, "nullable", Optional[str], [("given", "abc", '"abc"')])
+    # Bounds (`ge=1` makes the client's type a NonZeroU64).
+    add_parameter_cell(
+        location,
+        "constrained-int",
+        int,
+        [("given", "7", "nonzero(7)")],
+        constraints={"ge": 1, "le": 10},
+    )
+    if location in ("query", "header"):
+        add_parameter_cell(
+            location,
+            "set-str",
+            set[str],
+            [("given", ["b", "a"], 'vec!["b".to_owned(), "a".to_owned()]')],
+            default=set(),
+        )
     if location == "path":
+        # Starlette's `path` convertor: the value may hold slashes.
+        add_parameter_cell(
+            location,
+            "path-convertor",
+            str,
+            [("given", "a/b c/d.txt", '"a/b c/d.txt"')],
+            route_param="{v:path}",
+        )
         add_parameter_cell(
             location, "deprecated", int, [("given", "5", "5")], deprecated=True
         )
@@ -776,6 +843,17 @@ def response_optional(found: bool) -> Optional[Item]:
 )
 def response_typed_404():
     return JSONResponse(status_code=404, content={"missing": "thing"})
+
+
+@add_cell(
+    "responses",
+    "undocumented-404",
+    "get",
+    "/responses/undocumented-404",
+    [Case("given", "", {"status": 404, "body": {"detail": "no such thing"}}, read="unexpected(response).await")],
+)
+def response_undocumented_404():
+    raise HTTPException(status_code=404, detail="no such thing")
 
 
 TEXT = "héllo, wörld\n"
