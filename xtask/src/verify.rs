@@ -7,10 +7,12 @@
 //! compiled as a crate with `feather-client`'s dependencies (in the shared
 //! target directory of `client_crate`, so they compile once). When rustc
 //! fails, the operations whose code it rejects are found from the error
-//! lines (each line belongs to an operation's builder or `Client` method),
-//! else by bisection over the operations, and left out with a note like
-//! every other degradation; then the client is generated and compiled
-//! again.
+//! lines (each line belongs to an operation's builder or `Client` method)
+//! and left out with a note like every other degradation; an error in the
+//! type of a component schema weakens that schema to `serde_json::Value`
+//! (components are generated whatever the operations); what neither
+//! explains is found by bisection over the operations. Then the client is
+//! generated and compiled again.
 
 use anyhow::{Result, bail};
 use feather_codegen::{GeneratedOperation, LeftOut, Options};
@@ -67,6 +69,16 @@ pub fn generate_verified(text: &str, mut options: Options, name: &str) -> Result
         }
         let mut culprits = attribute(&generated.source, &generated.operations, &errors);
         if culprits.is_empty() {
+            let schemas = attribute_to_schemas(&generated.source, &generated.schema_types, &errors);
+            if !schemas.is_empty() {
+                for (schema, message) in schemas {
+                    options.weaken.push((
+                        schema,
+                        format!("rustc rejects its generated type: {message}"),
+                    ));
+                }
+                continue;
+            }
             culprits = bisect(text, &options, &generated.operations, name, &mut builds)?;
         }
         if culprits.is_empty() {
@@ -127,6 +139,65 @@ fn attribute(
         }
     }
     out
+}
+
+/// The component schemas whose Rust type (in `mod types`, its impls and
+/// builder included) holds an error line, each with its first message.
+fn attribute_to_schemas(
+    source: &str,
+    schema_types: &[(String, String)],
+    errors: &[(usize, String)],
+) -> Vec<(String, String)> {
+    let Ok(file) = syn::parse_file(source) else {
+        return Vec::new();
+    };
+    let mut ranges = Vec::new();
+    for item in &file.items {
+        if let syn::Item::Mod(module) = item
+            && module.ident == "types"
+        {
+            type_ranges(module, &mut ranges);
+        }
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (line, message) in errors {
+        let Some((_, _, type_name)) = ranges
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(line))
+        else {
+            continue;
+        };
+        let Some((schema, _)) = schema_types.iter().find(|(_, rust)| rust == type_name) else {
+            continue;
+        };
+        if !out.iter().any(|(known, _)| known == schema) {
+            out.push((schema.clone(), message.clone()));
+        }
+    }
+    out
+}
+
+/// (first line, last line, type name) of the items of a `types` module and
+/// of the modules inside it (typify's `builder`).
+fn type_ranges(module: &syn::ItemMod, out: &mut Vec<(usize, usize, String)>) {
+    for item in module.content.iter().flat_map(|(_, items)| items) {
+        let name = match item {
+            syn::Item::Struct(item) => item.ident.to_string(),
+            syn::Item::Enum(item) => item.ident.to_string(),
+            syn::Item::Type(item) => item.ident.to_string(),
+            syn::Item::Impl(block) => match type_name(&block.self_ty) {
+                Some(name) => name,
+                None => continue,
+            },
+            syn::Item::Mod(inner) => {
+                type_ranges(inner, out);
+                continue;
+            }
+            _ => continue,
+        };
+        let span = item.span();
+        out.push((span.start().line, span.end().line, name));
+    }
 }
 
 /// (first line, last line, operation id) of every item that belongs to one
@@ -307,5 +378,17 @@ pub mod builder {
         }
         // The struct Client itself belongs to no operation.
         assert!(attribute(SOURCE, &operations, &[(2, "error".into())]).is_empty());
+    }
+
+    #[test]
+    fn error_lines_in_types_are_attributed_to_their_component_schema() {
+        let source = "pub mod types {\n    pub struct Profile {\n        pub a: i64,\n    }\n    impl Profile {\n        fn x() {}\n    }\n    pub mod builder {\n        pub struct Profile {}\n    }\n}\n";
+        let schema_types = vec![("profile".to_owned(), "Profile".to_owned())];
+        for line in [3, 6, 9] {
+            let found = attribute_to_schemas(source, &schema_types, &[(line, "error".into())]);
+            assert_eq!(found.len(), 1, "line {line}");
+            assert_eq!(found[0].0, "profile");
+        }
+        assert!(attribute_to_schemas(source, &[], &[(3, "error".into())]).is_empty());
     }
 }

@@ -18,8 +18,9 @@ use std::time::Instant;
 
 use common::{slow_tests_enabled, workspace_root};
 
-/// A document progenitor generates whole but rustc rejects one operation
-/// of: the body of `POST /profiles` has the properties `display-name` and
+/// A document progenitor generates whole but rustc rejects part of: the
+/// inline body of `POST /profiles` and the component `Settings` (the body
+/// of `PUT /settings`) have the properties `display-name` and
 /// `display_name`, which become one Rust field name twice.
 fn rustc_rejects_one_operation() -> serde_json::Value {
     let text = serde_json::json!({"description": "ok", "content": {"application/json": {"schema": {"type": "string"}}}});
@@ -35,8 +36,19 @@ fn rustc_rejects_one_operation() -> serde_json::Value {
                 }}}},
                 "responses": {"200": text}
             }},
+            "/settings": {"put": {
+                "operationId": "update_settings",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/Settings"
+                }}}},
+                "responses": {"200": text}
+            }},
             "/health": {"get": {"operationId": "health", "responses": {"200": text}}}
-        }
+        },
+        "components": {"schemas": {"Settings": {
+            "type": "object",
+            "properties": {"theme-name": {"type": "string"}, "theme_name": {"type": "integer"}}
+        }}}
     })
 }
 
@@ -53,7 +65,7 @@ fn verify_leaves_out_the_operations_rustc_rejects_and_keeps_the_rest() {
     let plain = generate(&spec, false);
     assert!(plain.success, "{}", plain.stderr);
     assert!(
-        plain.stderr.contains("2 of 2 operations generated"),
+        plain.stderr.contains("3 of 3 operations generated"),
         "{}",
         plain.stderr
     );
@@ -68,7 +80,7 @@ fn verify_leaves_out_the_operations_rustc_rejects_and_keeps_the_rest() {
         verified.stderr
     );
     assert!(
-        verified.stderr.contains("1 of 2 operations generated"),
+        verified.stderr.contains("2 of 3 operations generated"),
         "{}",
         verified.stderr
     );
@@ -77,7 +89,17 @@ fn verify_leaves_out_the_operations_rustc_rejects_and_keeps_the_rest() {
         "{}",
         verified.stderr
     );
+    // A component's type is generated whatever the operations: it is
+    // weakened, and the operation that uses it kept.
+    assert!(
+        verified.stderr.contains(
+            "schema Settings weakened to any JSON value (serde_json::Value): rustc rejects its generated type: error[E0124]"
+        ),
+        "{}",
+        verified.stderr
+    );
     assert!(verified.source.contains("pub fn health(&self)"));
+    assert!(verified.source.contains("pub fn update_settings(&self)"));
     assert!(!verified.source.contains("pub fn create_profile(&self)"));
 }
 

@@ -114,6 +114,9 @@ pub struct Generated {
     /// The operations the client has a method for, with the operation id
     /// its builder reports (`OperationInfo::operation_id`).
     pub operations: Vec<GeneratedOperation>,
+    /// Each component schema of the prepared document and the name of its
+    /// Rust type in `types` (typify's PascalCase).
+    pub schema_types: Vec<(String, String)>,
 }
 
 /// An operation of the generated client.
@@ -156,6 +159,10 @@ pub struct Options {
     /// a compile check found rustc rejects: see `cargo xtask generate
     /// --verify`).
     pub leave_out: Vec<LeftOut>,
+    /// Component schemas (by their name after renaming, as in
+    /// [`Generated::schema_types`]) to generate as `serde_json::Value`,
+    /// each with the reason its note gives.
+    pub weaken: Vec<(String, String)>,
 }
 
 impl Generated {
@@ -205,6 +212,7 @@ fn prepare_with_rewrites(
     names::drop_inline_titles(&mut document);
     names::rename_operations(&mut document, &mut notes);
     names::rename_schemas(&mut document, &mut notes);
+    weaken(&mut document, &options.weaken, &mut notes);
     let forms = forms::carry(&mut document, &mut notes);
     let raw_bodies = raw_bodies::carry(&mut document, &mut notes);
     operations::drop_unsendable(&mut document, &mut notes);
@@ -363,6 +371,21 @@ pub fn generate_from_value_with(
     let generated_operations = operations::list(&prepared);
     let operations_generated = generated_operations.len();
     let left_out = left_out(&input_operations, &generated_operations, &notes);
+    let schema_types = prepared
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| {
+            schemas
+                .keys()
+                .map(|name| {
+                    (
+                        name.clone(),
+                        heck::ToUpperCamelCase::to_upper_camel_case(name.as_str()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let operations = generated_operations
         .iter()
         .map(|op| GeneratedOperation {
@@ -397,7 +420,33 @@ pub fn generate_from_value_with(
         mock_source,
         left_out,
         operations,
+        schema_types,
     })
+}
+
+/// Replaces the component schemas [`Options::weaken`] names by `{}` (any
+/// JSON value), with a note each.
+fn weaken(document: &mut Value, requested: &[(String, String)], notes: &mut Vec<Note>) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, reason) in requested {
+        if let Some(schema) = schemas.get_mut(name) {
+            *schema = Value::Object(serde_json::Map::new());
+            notes.push(Note {
+                pointer: format!(
+                    "/components/schemas/{}",
+                    openapi_compat::escape_pointer_token(name)
+                ),
+                message: format!(
+                    "schema {name} weakened to any JSON value (serde_json::Value): {reason}"
+                ),
+            });
+        }
+    }
 }
 
 /// Removes the operations [`Options::leave_out`] names, with a note each.
