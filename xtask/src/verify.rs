@@ -17,7 +17,6 @@
 use anyhow::{Result, bail};
 use feather_codegen::{GeneratedOperation, LeftOut, Options};
 use syn::spanned::Spanned;
-use syn::visit::Visit;
 
 use crate::client_crate::{self, Build, Target};
 
@@ -119,26 +118,12 @@ fn attribute(
     let Ok(file) = syn::parse_file(source) else {
         return Vec::new();
     };
-    let ranges = operation_ranges(&file);
-    let mut out: Vec<(GeneratedOperation, String)> = Vec::new();
-    for (line, message) in errors {
-        let Some((_, _, operation_id)) = ranges
-            .iter()
-            .find(|(first, last, _)| (*first..=*last).contains(line))
-        else {
-            continue;
-        };
-        let Some(operation) = operations
+    owners(&operation_ranges(&file), errors, |operation_id| {
+        operations
             .iter()
             .find(|op| &op.operation_id == operation_id)
-        else {
-            continue;
-        };
-        if !out.iter().any(|(known, _)| known == operation) {
-            out.push((operation.clone(), message.clone()));
-        }
-    }
-    out
+            .cloned()
+    })
 }
 
 /// The component schemas whose Rust type (in `mod types`, its impls and
@@ -159,19 +144,32 @@ fn attribute_to_schemas(
             type_ranges(module, &mut ranges);
         }
     }
-    let mut out: Vec<(String, String)> = Vec::new();
+    owners(&ranges, errors, |type_name| {
+        schema_types
+            .iter()
+            .find(|(_, rust)| rust == type_name)
+            .map(|(schema, _)| schema.clone())
+    })
+}
+
+/// What owns each error line: the item range holding it, mapped by `owner`
+/// (none when it maps to nothing); each owner once, with its first message.
+fn owners<T: PartialEq>(
+    ranges: &[(usize, usize, String)],
+    errors: &[(usize, String)],
+    owner: impl Fn(&String) -> Option<T>,
+) -> Vec<(T, String)> {
+    let mut out: Vec<(T, String)> = Vec::new();
     for (line, message) in errors {
-        let Some((_, _, type_name)) = ranges
+        let Some(found) = ranges
             .iter()
             .find(|(first, last, _)| (*first..=*last).contains(line))
+            .and_then(|(_, _, name)| owner(name))
         else {
             continue;
         };
-        let Some((schema, _)) = schema_types.iter().find(|(_, rust)| rust == type_name) else {
-            continue;
-        };
-        if !out.iter().any(|(known, _)| known == schema) {
-            out.push((schema.clone(), message.clone()));
+        if !out.iter().any(|(known, _)| *known == found) {
+            out.push((found, message.clone()));
         }
     }
     out
@@ -217,7 +215,7 @@ fn operation_ranges(file: &syn::File) -> Vec<(usize, usize, String)> {
                             let Some(name) = type_name(&block.self_ty) else {
                                 continue;
                             };
-                            if let Some(id) = operation_id(block) {
+                            if let Some(id) = feather_codegen::builder_operation_id(block) {
                                 builder_ids.push((name.clone(), id));
                             }
                             name
@@ -265,28 +263,6 @@ fn type_name(ty: &syn::Type) -> Option<String> {
         syn::Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,
     }
-}
-
-/// The `operation_id: "..."` a builder's `send()` reports.
-fn operation_id(block: &syn::ItemImpl) -> Option<String> {
-    struct Finder(Option<String>);
-    impl<'ast> Visit<'ast> for Finder {
-        fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
-            if let syn::Member::Named(name) = &field.member
-                && name == "operation_id"
-                && let syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(value),
-                    ..
-                }) = &field.expr
-            {
-                self.0 = Some(value.value());
-            }
-            syn::visit::visit_field_value(self, field);
-        }
-    }
-    let mut finder = Finder(None);
-    finder.visit_item_impl(block);
-    finder.0
 }
 
 /// When no error line belongs to an operation: the greedy bisection of

@@ -24,7 +24,7 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
-use common::live::{apps_dir, fetch_document, python, start};
+use common::live::{apps_dir, fetch_document, python, run_driver, start};
 use common::{Target, build, workspace_root, write_crate};
 
 /// One cell of the manifest (see `matrix_app.py`).
@@ -158,16 +158,7 @@ fn every_construct_of_the_matrix_is_callable_and_echoed() {
         }
     };
 
-    let output = match Command::new(&binary).arg(&running.base_url).output() {
-        Ok(output) => output,
-        Err(error) => panic!("cannot run {}: {error}", binary.display()),
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the driver failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_driver(&binary, &running.base_url, "construct matrix");
     let mut answered = BTreeSet::new();
     for line in stdout.lines() {
         let Some(rest) = line.strip_prefix("case ") else {

@@ -17,9 +17,8 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-use common::live::{apps_dir, fetch_document, python, start};
+use common::live::{apps_dir, fetch_document, python, run_driver, start};
 use common::{Target, build, write_crate};
 
 const APPS: [&str; 2] = ["params_app", "forms_app"];
@@ -102,16 +101,7 @@ fn check_app(python: &Path, app: &str) {
     let binary = common::target_dir()
         .join("debug")
         .join(format!("generated-fastapi-{app}"));
-    let output = match Command::new(&binary).arg(&running.base_url).output() {
-        Ok(output) => output,
-        Err(error) => panic!("cannot run {}: {error}", binary.display()),
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{app}: the driver failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_driver(&binary, &running.base_url, app);
     let called: BTreeSet<String> = stdout
         .lines()
         .filter_map(|line| line.strip_prefix("called "))

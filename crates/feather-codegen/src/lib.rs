@@ -33,6 +33,7 @@ mod values;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use degrade::keep_passing;
+pub use syntax::builder_operation_id;
 
 use serde_json::Value;
 
@@ -397,8 +398,7 @@ pub fn generate_from_value_with(
 
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|error| CodegenError::InvalidRust(error.to_string()))?;
-    allow_unused_default_helpers(&mut file);
-    allow_unused_types_import(&mut file);
+    allow_unused_scaffolding(&mut file);
     forms::rewrite(&mut file, &rewrites.forms, &mut notes);
     raw_bodies::rewrite(&mut file, &rewrites.raw_bodies);
     cookies::rewrite(&mut file, &rewrites.cookies);
@@ -593,53 +593,37 @@ fn run_progenitor(
     }
 }
 
-/// typify emits its generic default helpers (`types::defaults::default_i64`
-/// and friends) whenever one kind of default occurs, used or not; an unused
-/// one would be a warning in every crate that builds the client.
-fn allow_unused_default_helpers(file: &mut syn::File) {
+/// Generated code must build without warnings in every crate that builds
+/// it, but two pieces of scaffolding are emitted whether used or not:
+/// typify's generic default helpers (`types::defaults::default_i64` and
+/// friends, whenever one kind of default occurs) and the builders'
+/// `use super::types;` (a document whose operations take and return only
+/// scalars names no type).
+fn allow_unused_scaffolding(file: &mut syn::File) {
     for item in &mut file.items {
-        let syn::Item::Mod(types) = item else {
+        let syn::Item::Mod(module) = item else {
             continue;
         };
-        if types.ident != "types" {
-            continue;
-        }
-        for inner in types
+        let in_types = module.ident == "types";
+        let in_builder = module.ident == "builder";
+        for inner in module
             .content
             .iter_mut()
             .flat_map(|(_, items)| items.iter_mut())
         {
-            if let syn::Item::Mod(defaults) = inner
-                && defaults.ident == "defaults"
-            {
-                defaults.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
-            }
-        }
-    }
-}
-
-/// progenitor's builders `use super::types;` whether or not any builder
-/// names a type (a document whose operations take and return only
-/// scalars): unused, it would be a warning in every crate that builds it.
-fn allow_unused_types_import(file: &mut syn::File) {
-    for item in &mut file.items {
-        let syn::Item::Mod(builder) = item else {
-            continue;
-        };
-        if builder.ident != "builder" {
-            continue;
-        }
-        for inner in builder
-            .content
-            .iter_mut()
-            .flat_map(|(_, items)| items.iter_mut())
-        {
-            if let syn::Item::Use(import) = inner
-                && quote::quote!(#import).to_string() == "use super :: types ;"
-            {
-                import
-                    .attrs
-                    .push(syn::parse_quote!(#[allow(unused_imports)]));
+            match inner {
+                syn::Item::Mod(defaults) if in_types && defaults.ident == "defaults" => {
+                    defaults.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+                }
+                syn::Item::Use(import)
+                    if in_builder
+                        && quote::quote!(#import).to_string() == "use super :: types ;" =>
+                {
+                    import
+                        .attrs
+                        .push(syn::parse_quote!(#[allow(unused_imports)]));
+                }
+                _ => {}
             }
         }
     }

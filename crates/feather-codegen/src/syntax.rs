@@ -100,34 +100,39 @@ pub(crate) fn send_fn_mut<'f>(
 }
 
 fn is_send_of(function: &syn::ImplItemFn, operation_id: &str) -> bool {
-    struct Finder<'a> {
-        operation_id: &'a str,
-        found: bool,
-    }
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
-            if let syn::Member::Named(name) = &field.member
-                && name == "operation_id"
-                && let syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(value),
-                    ..
-                }) = &field.expr
-                && value.value() == self.operation_id
-            {
-                self.found = true;
-            }
-            syn::visit::visit_field_value(self, field);
-        }
-    }
     if function.sig.ident != "send" {
         return false;
     }
-    let mut finder = Finder {
-        operation_id,
-        found: false,
-    };
+    let mut finder = OperationIdFinder(None);
     finder.visit_block(&function.block);
-    finder.found
+    finder.0.as_deref() == Some(operation_id)
+}
+
+/// The operation id a builder's `send()` reports
+/// (`OperationInfo { operation_id: "..." }`), read from the builder's
+/// `impl` block: how the generated code names its operations.
+pub fn builder_operation_id(block: &syn::ItemImpl) -> Option<String> {
+    let mut finder = OperationIdFinder(None);
+    finder.visit_item_impl(block);
+    finder.0
+}
+
+/// Finds an `operation_id: "..."` field value.
+struct OperationIdFinder(Option<String>);
+
+impl<'ast> Visit<'ast> for OperationIdFinder {
+    fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
+        if let syn::Member::Named(name) = &field.member
+            && name == "operation_id"
+            && let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(value),
+                ..
+            }) = &field.expr
+        {
+            self.0 = Some(value.value());
+        }
+        syn::visit::visit_field_value(self, field);
+    }
 }
 
 /// Replaces `.json(&body)` in the operation's `send()` by

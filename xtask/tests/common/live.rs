@@ -118,3 +118,20 @@ pub fn fetch_document(base_url: &str) -> serde_json::Value {
         Err(error) => panic!("cannot fetch {url}: {error}"),
     }
 }
+
+/// Runs a driver binary against a running app (its base URL as the only
+/// argument) and returns its standard output; panics when it fails.
+#[track_caller]
+pub fn run_driver(binary: &Path, base_url: &str, what: &str) -> String {
+    let output = match Command::new(binary).arg(base_url).output() {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run {}: {error}", binary.display()),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what}: the driver failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
